@@ -1,0 +1,152 @@
+"""Command line: `python -m lstmviz {train,evaluate,predict,...}`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+
+from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
+from .data import ENV_VAR, DataUnavailableError
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${ENV_VAR}, else ./data)")
+
+
+def _add_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", default=None, help=f"model file (default: {DEFAULT_CHECKPOINT.name} in models/)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model and write its checkpoint atomically."""
+    import torch
+    from tqdm import tqdm
+
+    from .checkpoint import save_checkpoint
+    from .data import load_mnist
+    from .model import ModelConfig
+    from .train import make_recipe
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = make_recipe(
+        args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_train=args.n_train
+    )
+    config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
+    train_split, test_split = load_mnist(args.data_dir)
+    out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
+    max_batches = 20 if args.dry_run else None
+    print(f"training {config.cell} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
+          f"batch={recipe.batch_size} lr={recipe.lr} seed={recipe.seed} -> {out}", file=sys.stderr)
+    bar = tqdm(total=None, unit="batch", dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(p) -> None:
+        if bar.total is None:
+            bar.total = p.total_steps
+        if p.kind == "batch":
+            bar.update(1)
+            bar.set_postfix(epoch=f"{p.epoch:.2f}", loss=f"{p.loss:.4f}")
+        else:
+            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.test_accuracy:.4f}")
+
+    from .train import train
+
+    result = train(train_split, test_split, recipe, config, on_progress=on_progress, max_batches=max_batches)
+    bar.close()
+    metrics = dict(result.metrics, date=_dt.date.today().isoformat(), n_test=len(test_split), config=config.to_dict(),
+                   command=args.command_line)
+    metrics["history"] = result.history
+    if args.dry_run and not args.out:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
+        print("dry run: no checkpoint written (pass --out to write one)", file=sys.stderr)
+        return 0
+    save_checkpoint(out, result.model, metrics)
+    print(json.dumps({"checkpoint": str(out), "test_accuracy": metrics["test_accuracy"]}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Test accuracy of a checkpoint."""
+    from .data import load_split
+    from .evaluate import accuracy
+
+    loaded = load_checkpoint(args.checkpoint)
+    test = load_split(False, args.data_dir)
+    result = {"test_accuracy": accuracy(loaded.model, test), "n": len(test), "checkpoint": str(loaded.source)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['checkpoint']}: test accuracy {result['test_accuracy']:.4%} on {result['n']} images")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict digits in image files or folders of them."""
+    from .predict import predict_paths
+
+    loaded = load_checkpoint(args.checkpoint)
+    failures = 0
+    for row in predict_paths(loaded.model, args.paths):
+        failures += "error" in row
+        if args.json:
+            print(json.dumps(row), flush=True)
+        elif "error" in row:
+            print(f"{row['path']}: error: {row['error']}", flush=True)
+        else:
+            p = row["probabilities"][row["label"]]
+            print(f"{row['path']}: {row['label']} ({p:.1%})", flush=True)
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lstmviz", description="An LSTM that reads MNIST row by row.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model (progress bar, test accuracy per epoch)")
+    p.add_argument("--preset", choices=["default", "notebook"], default="default", help="recipe (default: default)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: 128)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (default 30; notebook 5)")
+    p.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (256; notebook 128)")
+    p.add_argument("--lr", type=float, default=None, help="override the preset's learning rate (4e-3; notebook 1e-3)")
+    p.add_argument("--n-train", type=int, default=None, help="use the first N training images (notebook: 55000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", default=None, help="checkpoint to write (default: models/<cell>-<preset>.safetensors)")
+    p.add_argument("--dry-run", action="store_true", help="run 20 batches only")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    _add_checkpoint(p)
+    _add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict digits in PNG/JPEG files or folders")
+    p.add_argument("paths", nargs="+", help="image files or folders of them")
+    _add_checkpoint(p)
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; clear one-line errors (exit 2) for missing data and bad checkpoints."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["python -m lstmviz", *argv])
+    try:
+        return args.func(args)
+    except DataUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no checkpoint was written; any previous file is intact", file=sys.stderr)
+        return 130

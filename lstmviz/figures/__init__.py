@@ -1,0 +1,1 @@
+"""Plotly figure builders: pure functions of plain arrays (they never touch the model)."""

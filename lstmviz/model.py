@@ -1,0 +1,116 @@
+"""The model the app is about: rows of a digit -> projection -> recurrent cell -> readout.
+
+One file holds the module and its config (nanoGPT style); a checkpoint carries the config
+and `RowClassifier(config)` rebuilds the exact module.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+CELLS = ("lstm", "gru", "rnn")
+
+# Gate names per cell type, in the order torch.nn stacks them in weight_ih_l0 / weight_hh_l0.
+GATES: dict[str, tuple[str, ...]] = {
+    "lstm": ("input", "forget", "candidate", "output"),
+    "gru": ("reset", "update", "candidate"),
+    "rnn": (),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network: 28 features per row, a hidden size, 10 classes, a cell type."""
+
+    input_size: int = 28
+    proj_size: int = 128
+    hidden_size: int = 128
+    n_classes: int = 10
+    cell: str = "lstm"
+    forget_bias: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, not {self.cell!r}")
+        for f in ("input_size", "proj_size", "hidden_size", "n_classes"):
+            value = getattr(self, f)
+            if not isinstance(value, int) or value < 1 or value > 65536:
+                raise ValueError(f"{f} must be a positive integer, not {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """Build from a dict, ignoring unknown keys (older/newer checkpoints)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _make_cell(config: ModelConfig) -> nn.Module:
+    kind = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
+    return kind(config.proj_size, config.hidden_size, num_layers=1, batch_first=True)
+
+
+class RowClassifier(nn.Module):
+    """Linear(28->P) per row, one recurrent layer (H), Linear(H->10) on the last step."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        c = self.config
+        self.proj = nn.Linear(c.input_size, c.proj_size)
+        self.rnn = _make_cell(c)
+        self.head = nn.Linear(c.hidden_size, c.n_classes)
+        self.reset_forget_bias()
+
+    def reset_forget_bias(self) -> None:
+        """LSTM only: forget-gate bias = forget_bias (in b_ih), 0 in b_hh."""
+        if self.config.cell != "lstm":
+            return
+        h = self.config.hidden_size
+        with torch.no_grad():
+            self.rnn.bias_ih_l0[h : 2 * h].fill_(self.config.forget_bias)
+            self.rnn.bias_hh_l0[h : 2 * h].zero_()
+
+    def init_notebook_(self) -> None:
+        """The original TF notebook's init: N(0,1) linear weights, Glorot cell, zero biases."""
+        with torch.no_grad():
+            for lin in (self.proj, self.head):
+                nn.init.normal_(lin.weight, 0.0, 1.0)
+                nn.init.zeros_(lin.bias)
+            w_ih, w_hh = self.rnn.weight_ih_l0, self.rnn.weight_hh_l0  # (G*H, P), (G*H, H)
+            fan_in = w_ih.shape[1] + w_hh.shape[1]  # TF kernel is (P+H, G*H)
+            bound = math.sqrt(6.0 / (fan_in + w_ih.shape[0]))
+            nn.init.uniform_(w_ih, -bound, bound)
+            nn.init.uniform_(w_hh, -bound, bound)
+            nn.init.zeros_(self.rnn.bias_ih_l0)
+            nn.init.zeros_(self.rnn.bias_hh_l0)
+        self.reset_forget_bias()
+
+    def sequence(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states of every step: x (B, T, 28) -> (B, T, H)."""
+        out, _ = self.rnn(self.proj(x))  # (B, T, P) -> (B, T, H)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the last step: x (B, T, 28) -> (B, 10)."""
+        return self.head(self.sequence(x)[:, -1])
+
+    def logits_per_step(self, x: torch.Tensor) -> torch.Tensor:
+        """The readout applied after every step: x (B, T, 28) -> (B, T, 10)."""
+        return self.head(self.sequence(x))
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_model(config: ModelConfig | None = None, seed: int | None = None) -> RowClassifier:
+    """A fresh model; with a seed, the same weights every time."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return RowClassifier(config)

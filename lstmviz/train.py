@@ -1,0 +1,211 @@
+"""Training: recipes (presets), one train() that takes its dependencies as arguments.
+
+`train` reports progress through a callback and can be stopped through a threading.Event,
+so the CLI (tqdm) and the app (a background thread) drive the same loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .augment import AugmentConfig, augment_batch
+from .data import Split
+from .evaluate import accuracy
+from .model import ModelConfig, RowClassifier, build_model
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained."""
+
+    preset: str = "default"
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 4e-3
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"  # or "constant"
+    clip_norm: float | None = 1.0
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    label_smoothing: float = 0.05
+    ema_decay: float | None = None
+    n_train: int | None = None  # first n training images; None = all 60,000
+    init: str = "torch"  # or "notebook"
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["augment"] = self.augment.to_dict() if self.augment else None
+        return d
+
+
+PRESETS: dict[str, Recipe] = {
+    # The original notebook: Adam 1e-3, batch 128, 5 epochs, 55,000 images, N(0,1) linear init.
+    "notebook": Recipe(
+        preset="notebook",
+        epochs=5,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        schedule="constant",
+        clip_norm=None,
+        augment=None,
+        label_smoothing=0.0,
+        n_train=55_000,
+        init="notebook",
+    ),
+    "default": Recipe(),
+}
+
+
+def make_recipe(preset: str = "default", **overrides) -> Recipe:
+    """A preset with some fields replaced (None values are ignored)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class Progress:
+    """One progress event: kind is 'batch' or 'eval'."""
+
+    kind: str
+    epoch: float
+    step: int
+    total_steps: int
+    loss: float
+    elapsed: float
+    eta: float
+    test_accuracy: float | None = None
+
+
+@dataclass
+class TrainResult:
+    model: RowClassifier
+    metrics: dict
+    history: list[dict]
+    best_model: RowClassifier
+    stopped: bool = False
+
+
+def _make_optimizer(model: RowClassifier, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.weight_decay:
+        decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+        groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=recipe.lr)
+    return torch.optim.Adam(model.parameters(), lr=recipe.lr)
+
+
+def _make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total: int):
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe.lr, total_steps=total, pct_start=0.15, div_factor=10.0, final_div_factor=200.0
+        )
+    if recipe.schedule == "constant":
+        return None
+    raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def train(
+    train_split: Split,
+    test_split: Split | None,
+    recipe: Recipe,
+    config: ModelConfig | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    max_batches: int | None = None,
+    evals_per_epoch: int = 1,
+) -> TrainResult:
+    """Train a fresh model; evaluate on `test_split` `evals_per_epoch` times an epoch.
+
+    `max_batches` caps the run (for --dry-run and tests); `stop` ends it cleanly after the
+    current batch. The returned metrics describe the final model; `best_model` is the one
+    with the best evaluated accuracy (used when a run is stopped).
+    """
+    torch.manual_seed(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    config = config or ModelConfig()
+    model = build_model(config, seed=recipe.seed)
+    if recipe.init == "notebook":
+        model.init_notebook_()
+    data = train_split.subset(recipe.n_train)
+    n = len(data)
+    per_epoch = math.ceil(n / recipe.batch_size)
+    total = per_epoch * recipe.epochs
+    if max_batches is not None:
+        total = min(total, max_batches)
+    opt = _make_optimizer(model, recipe)
+    sched = _make_schedule(opt, recipe, max(total, 1))
+    ema = copy.deepcopy(model) if recipe.ema_decay else None
+    eval_at = {min(per_epoch, round(per_epoch * (j + 1) / evals_per_epoch)) for j in range(evals_per_epoch)}
+
+    history: list[dict] = []
+    best_acc, best_state = -1.0, copy.deepcopy(model.state_dict())
+    step, train_time, stopped, last_loss = 0, 0.0, False, float("nan")
+    while step < total and not stopped:
+        perm = torch.randperm(n, generator=gen)
+        for b in range(per_epoch):
+            if step >= total:
+                break
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            t0 = time.perf_counter()
+            idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+            x = data.images[idx]  # (B, 28, 28)
+            if recipe.augment is not None:
+                x = augment_batch(x, recipe.augment, gen)
+            model.train()
+            loss = F.cross_entropy(model(x), data.labels[idx], label_smoothing=recipe.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.clip_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_norm)
+            opt.step()
+            if sched is not None:
+                sched.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                        pe.lerp_(pm, 1.0 - recipe.ema_decay)
+            step += 1
+            train_time += time.perf_counter() - t0
+            last_loss = loss.item()
+            eta = train_time / step * (total - step)
+            epoch = step / per_epoch
+            if on_progress:
+                on_progress(Progress("batch", epoch, step, total, last_loss, train_time, eta))
+            if test_split is not None and ((b + 1) in eval_at or step == total):
+                acc = accuracy(ema or model, test_split)
+                history.append({"epoch": round(epoch, 4), "step": step, "train_time": train_time, "loss": last_loss, "test_accuracy": acc})
+                if acc > best_acc:
+                    best_acc, best_state = acc, copy.deepcopy((ema or model).state_dict())
+                if on_progress:
+                    on_progress(Progress("eval", epoch, step, total, last_loss, train_time, eta, acc))
+
+    final = ema or model
+    final.eval()
+    best = build_model(config)
+    best.load_state_dict(best_state)
+    best.eval()
+    final_acc = history[-1]["test_accuracy"] if history and history[-1]["step"] == step else None
+    metrics = {
+        "test_accuracy": final_acc,
+        "best_test_accuracy": best_acc if best_acc >= 0 else None,
+        "epochs": round(step / per_epoch, 4),
+        "steps": step,
+        "train_seconds": round(train_time, 2),
+        "final_loss": last_loss,
+        "recipe": recipe.to_dict(),
+        "seed": recipe.seed,
+        "stopped": stopped,
+    }
+    return TrainResult(final, metrics, history, best, stopped)

@@ -1,0 +1,1 @@
+"""Streamlit glue shared by the pages (the only part of lstmviz that imports streamlit)."""

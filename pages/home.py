@@ -1,0 +1,52 @@
+"""Home: what the model is, the loaded model's accuracy and config, links to the pages."""
+
+import streamlit as st
+
+from lstmviz.figures.common import digit_strip
+from lstmviz.ui.common import current_model, try_split
+from lstmviz.ui.models import model_summary
+
+
+def page() -> None:
+    st.title("An LSTM reads a digit, one row at a time")
+    st.markdown(
+        "A 28×28 MNIST image becomes **28 time steps of 28 numbers**: the network reads the rows "
+        "top to bottom. Each row is projected to 128 numbers (`Linear(28→128)`), fed to one "
+        "**LSTM** layer with 128 units that keeps a cell state *c* and a hidden state *h*, and "
+        "after the last row a `Linear(128→10)` turns *h* into scores for the ten digits."
+    )
+    loaded = current_model()
+    summary = model_summary(loaded)
+    cols = st.columns(4)
+    cols[0].metric("Test accuracy", summary["accuracy"])
+    cols[1].metric("Cell", summary["cell"])
+    cols[2].metric("Hidden units", summary["hidden"])
+    cols[3].metric("Parameters", summary["params"])
+    with st.expander("Model config and training recipe"):
+        st.json({"config": loaded.config.to_dict(), "metrics": {k: v for k, v in loaded.metrics.items() if k != "history"}})
+
+    st.subheader("Where to go")
+    links = [
+        ("pages/explorer.py", "Step-through explorer", "🔎", "pick a test digit and watch h, c, the gates and the probabilities unfold row by row"),
+        ("pages/draw.py", "Draw a digit", "✏️", "draw (or upload) a digit and watch the network read it"),
+        ("pages/truncation.py", "Truncation", "✂️", "how accuracy falls when the sequence is cut short"),
+        ("pages/state_space.py", "Hidden-state space", "🌌", "the classes separate as rows are read"),
+        ("pages/neurons.py", "Neuron explorer", "🧠", "what single units respond to"),
+        ("pages/cells.py", "Cell comparison", "⚖️", "LSTM vs GRU vs plain RNN: who remembers the early rows"),
+        ("pages/train.py", "Train a model", "🏋️", "train live and compare with the shipped model"),
+    ]
+    for path, title, icon, text in links:
+        c1, c2 = st.columns([1, 3])
+        with c1:
+            st.page_link(path, label=title, icon=icon)
+        c2.caption(text)
+
+    test, error = try_split(train=False)
+    if error:
+        st.error(error)
+        return
+    st.subheader("Some test digits")
+    st.plotly_chart(digit_strip(test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
+
+
+page()
