@@ -55,18 +55,18 @@ def random_affine(images: torch.Tensor, cfg: AugmentConfig, generator: torch.Gen
 
 def random_stroke(images: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
     """Thicken (dilate) or thin (erode) the strokes of a random share of the batch."""
-    b = images.shape[0]
-    r = torch.rand(b, generator=generator)  # (B,)
-    x = images[:, None]  # (B, 1, 28, 28)
-    thick = F.max_pool2d(x, 3, stride=1, padding=1)
-    thin = -F.max_pool2d(-x, 3, stride=1, padding=1)
-    # Soften so a dilation adds a half-intensity rim, as a wider pen would.
-    thick = torch.maximum(x, 0.7 * thick)
-    thin = 0.5 * (x + thin)
-    pick_thick = (r < cfg.p_thicken)[:, None, None, None]
-    pick_thin = ((r >= cfg.p_thicken) & (r < cfg.p_thicken + cfg.p_thin))[:, None, None, None]
-    out = torch.where(pick_thick, thick, torch.where(pick_thin, thin, x))
-    return out[:, 0]
+    r = torch.rand(images.shape[0], generator=generator)  # (B,)
+    out = images.clone()
+    thick = (r < cfg.p_thicken).nonzero().flatten()
+    thin = ((r >= cfg.p_thicken) & (r < cfg.p_thicken + cfg.p_thin)).nonzero().flatten()
+    if len(thick):
+        x = images[thick, None]  # (b, 1, 28, 28)
+        # Soften so a dilation adds a partial rim, as a wider pen would.
+        out[thick] = torch.maximum(x, 0.7 * F.max_pool2d(x, 3, stride=1, padding=1))[:, 0]
+    if len(thin):
+        x = images[thin, None]
+        out[thin] = (0.5 * (x - F.max_pool2d(-x, 3, stride=1, padding=1)))[:, 0]
+    return out
 
 
 def augment_batch(images: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:

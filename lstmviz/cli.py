@@ -6,6 +6,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
@@ -35,6 +36,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = make_recipe(
         args.preset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, n_train=args.n_train
     )
+    if args.no_augment:
+        recipe = replace(recipe, augment=None)
     config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
     train_split, test_split = load_mnist(args.data_dir)
     out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
@@ -110,10 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: 128)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (default 30; notebook 5)")
-    p.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (256; notebook 128)")
-    p.add_argument("--lr", type=float, default=None, help="override the preset's learning rate (4e-3; notebook 1e-3)")
+    p.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (default: 128)")
+    p.add_argument("--lr", type=float, default=None, help="override the preset's peak learning rate (3e-3; notebook 1e-3)")
     p.add_argument("--n-train", type=int, default=None, help="use the first N training images (notebook: 55000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-augment", action="store_true", help="switch off the default preset's augmentation")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default=None, help="checkpoint to write (default: models/<cell>-<preset>.safetensors)")
     p.add_argument("--dry-run", action="store_true", help="run 20 batches only")

@@ -28,10 +28,11 @@ class Recipe:
 
     preset: str = "default"
     epochs: int = 30
-    batch_size: int = 256
-    lr: float = 4e-3
+    batch_size: int = 128
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     schedule: str = "onecycle"  # or "constant"
+    warmup_epochs: float = 0.5  # onecycle: epochs of rising learning rate
     clip_norm: float | None = 1.0
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     label_smoothing: float = 0.05
@@ -107,7 +108,12 @@ def _make_optimizer(model: RowClassifier, recipe: Recipe) -> torch.optim.Optimiz
 def _make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total: int):
     if recipe.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=recipe.lr, total_steps=total, pct_start=0.15, div_factor=10.0, final_div_factor=200.0
+            opt,
+            max_lr=recipe.lr,
+            total_steps=total,
+            pct_start=min(0.5, recipe.warmup_epochs / max(recipe.epochs, 1)),
+            div_factor=10.0,
+            final_div_factor=200.0,
         )
     if recipe.schedule == "constant":
         return None
@@ -139,11 +145,10 @@ def train(
     data = train_split.subset(recipe.n_train)
     n = len(data)
     per_epoch = math.ceil(n / recipe.batch_size)
-    total = per_epoch * recipe.epochs
-    if max_batches is not None:
-        total = min(total, max_batches)
+    planned = per_epoch * recipe.epochs  # the schedule always spans the whole recipe
+    total = planned if max_batches is None else min(planned, max_batches)
     opt = _make_optimizer(model, recipe)
-    sched = _make_schedule(opt, recipe, max(total, 1))
+    sched = _make_schedule(opt, recipe, max(planned, 1))
     ema = copy.deepcopy(model) if recipe.ema_decay else None
     eval_at = {min(per_epoch, round(per_epoch * (j + 1) / evals_per_epoch)) for j in range(evals_per_epoch)}
 
