@@ -4,22 +4,22 @@ import streamlit as st
 
 from lstmviz.ui.sidebar import model_selector
 
-st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon="🔢", layout="wide")
+st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
 
 pages = {
     "Explore": [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/explorer.py", title="Step-through explorer", icon="🔎"),
-        st.Page("pages/draw.py", title="Draw a digit", icon="✏️"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/explorer.py", title="Step-through explorer", icon=":material/search:"),
+        st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:"),
     ],
     "Experiments": [
-        st.Page("pages/truncation.py", title="Truncation", icon="✂️"),
-        st.Page("pages/state_space.py", title="Hidden-state space", icon="🌌"),
-        st.Page("pages/neurons.py", title="Neuron explorer", icon="🧠"),
-        st.Page("pages/cells.py", title="Cell comparison", icon="⚖️"),
+        st.Page("pages/truncation.py", title="Truncation", icon=":material/content_cut:"),
+        st.Page("pages/state_space.py", title="Hidden-state space", icon=":material/scatter_plot:"),
+        st.Page("pages/neurons.py", title="Neuron explorer", icon=":material/neurology:"),
+        st.Page("pages/cells.py", title="Cell comparison", icon=":material/compare:"),
     ],
     "Models": [
-        st.Page("pages/train.py", title="Train a model", icon="🏋️"),
+        st.Page("pages/train.py", title="Train a model", icon=":material/model_training:"),
     ],
 }
 navigation = st.navigation(pages)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a checkpoint is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,8 +89,10 @@ def save_checkpoint(path: str | os.PathLike, model: RowClassifier, metrics: dict
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor name and shape a model of this config has."""
-    return {k: tuple(v.shape) for k, v in RowClassifier(config).state_dict().items()}
+    """Every tensor name and shape a model of this config has (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        model = RowClassifier(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
 def _build(config: ModelConfig, tensors: dict[str, torch.Tensor], name: str) -> RowClassifier:
@@ -126,7 +130,7 @@ def infer_config(tensors: dict[str, torch.Tensor], name: str = "checkpoint") -> 
         p, i = tensors["proj.weight"].shape
         n_classes, h = tensors["head.weight"].shape
         gates = tensors["rnn.weight_ih_l0"].shape[0] // h
-    except (KeyError, ValueError, AttributeError, ZeroDivisionError):
+    except (KeyError, ValueError, AttributeError, ZeroDivisionError, IndexError, TypeError):
         raise CheckpointError(
             f"{name}: not an lstmviz state dict (needs proj.weight, rnn.weight_ih_l0, head.weight)"
         ) from None
@@ -168,7 +172,10 @@ def _parse_torch(data: bytes, name: str) -> LoadedModel:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for hostile pickles, others for junk
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        # torch's refusal starts with advice to load unsafely; the reason is the WeightsUnpickler line
+        reason = re.search(r"WeightsUnpickler error: ([^\n]*?\.)(?: |$)", text)
+        first = reason.group(1) if reason else (text.splitlines()[0] if text else type(exc).__name__)
         raise CheckpointError(
             f"{name}: refused to load as a PyTorch state dict (only plain tensors are allowed; {first[:300]})"
         ) from None
@@ -188,9 +195,12 @@ def load_checkpoint_bytes(data: bytes, name: str = "uploaded file") -> LoadedMod
         raise CheckpointError(f"{name}: {len(data)} bytes is too large for a checkpoint")
     if len(data) < 8:
         raise CheckpointError(f"{name}: file is empty or truncated ({len(data)} bytes)")
+    header_len = int.from_bytes(data[:8], "little")
+    # A safetensors file: 8-byte header length, then a JSON object (its first byte can be 0x80).
+    is_safetensors = 8 + header_len <= len(data) and data[8:9] == b"{"
     is_zip = data[:4] == b"PK\x03\x04"
     is_pickle = data[:1] == b"\x80"
-    if name.lower().endswith((".pt", ".pth")) or is_zip or is_pickle:
+    if not is_safetensors and (name.lower().endswith((".pt", ".pth")) or is_zip or is_pickle):
         return _parse_torch(data, name)
     return _parse_safetensors(data, name)
 
@@ -209,5 +219,7 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> LoadedModel:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     loaded = load_checkpoint_bytes(data, str(path))
     return loaded

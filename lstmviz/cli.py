@@ -13,6 +13,17 @@ from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import ENV_VAR, DataUnavailableError
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear usage error otherwise, not a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${ENV_VAR}, else ./data)")
 
@@ -38,7 +49,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.no_augment:
         recipe = replace(recipe, augment=None)
-    config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
+    try:
+        config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     train_split, test_split = load_mnist(args.data_dir)
     out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
     max_batches = 20 if args.dry_run else None
@@ -53,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(epoch=f"{p.epoch:.2f}", loss=f"{p.loss:.4f}")
         else:
-            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.test_accuracy:.4f}")
+            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.test_accuracy:.4f}", file=sys.stderr)
 
     from .train import train
 
@@ -104,6 +119,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_truncation(args: argparse.Namespace) -> int:
+    """Accuracy against rows fed (k = 1..28) in each truncation mode, cached per checkpoint and test set."""
+    from tqdm import tqdm
+
+    from .data import load_split
+    from .truncation import MODES, cached_truncation
+
+    loaded = load_checkpoint(args.checkpoint)
+    test = load_split(False, args.data_dir).subset(args.n)
+    modes = tuple(dict.fromkeys(args.mode or MODES))
+    bar = tqdm(total=100, unit="%", dynamic_ncols=True, file=sys.stderr, disable=None)
+
+    def on_progress(fraction: float, message: str) -> None:
+        bar.update(round(100 * fraction) - bar.n)
+        bar.set_description(message[:40])
+
+    result = cached_truncation(loaded, test, modes, progress=on_progress, use_cache=not args.no_cache)
+    bar.close()
+    if args.json:
+        print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "modes": result.curves()}))
+        return 0
+    print(f"{loaded.source}: accuracy after k rows on {result.n} test images")
+    print("   k  " + "  ".join(f"{m:>9}" for m in modes))
+    for k in result.k:
+        print(f"  {k:2d}  " + "  ".join(f"{result.accuracy[m][k - 1]:9.2%}" for m in modes))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lstmviz", description="An LSTM that reads MNIST row by row.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,14 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (progress bar, test accuracy per epoch)")
     p.add_argument("--preset", choices=["default", "notebook"], default="default", help="recipe (default: default)")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
-    p.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: 128)")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs (default 30; notebook 5)")
-    p.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (default: 128)")
+    p.add_argument("--hidden-size", type=_positive_int, default=128, help="hidden units (default: 128)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override the preset's epochs (default 30; notebook 5)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="override the preset's batch size (default: 128)")
     p.add_argument("--lr", type=float, default=None, help="override the preset's peak learning rate (3e-3; notebook 1e-3)")
-    p.add_argument("--n-train", type=int, default=None, help="use the first N training images (notebook: 55000)")
+    p.add_argument("--n-train", type=_positive_int, default=None, help="use the first N training images (notebook: 55000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--no-augment", action="store_true", help="switch off the default preset's augmentation")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default=None, help="checkpoint to write (default: models/<cell>-<preset>.safetensors)")
     p.add_argument("--dry-run", action="store_true", help="run 20 batches only")
     _add_data_dir(p)
@@ -135,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint(p)
     p.add_argument("--json", action="store_true", help="one JSON object a line")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("truncation", help="test accuracy against rows fed, k = 1..28 (cached per checkpoint)")
+    _add_checkpoint(p)
+    _add_data_dir(p)
+    p.add_argument("--mode", action="append", choices=["notebook", "early", "occlusion"],
+                   help="truncation mode; repeat for several (default: all three)")
+    p.add_argument("--n", type=_positive_int, default=None, help="use the first N test images (default: all)")
+    p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_truncation)
     return parser
 
 

@@ -68,10 +68,18 @@ def load_split(train: bool, data_dir: str | os.PathLike | None = None, download:
     from torchvision.datasets import MNIST
 
     root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    made = [d for d in (raw, *raw.parents) if not d.exists()]  # deepest first
     try:
         ds = MNIST(root=str(root), train=train, download=download)
     except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError offline
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for d in made:  # a failed download leaves no empty folders behind
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        reason = " ".join(dict.fromkeys(lines[:1] + lines[-1:])) if lines else type(exc).__name__
         raise DataUnavailableError(missing_message(root, reason)) from None
     images = ds.data.to(torch.float32).div_(255.0)  # (N, 28, 28) uint8 -> float in [0, 1]
     labels = ds.targets.to(torch.int64)  # (N,)

@@ -38,8 +38,10 @@ class ModelConfig:
             raise ValueError(f"cell must be one of {CELLS}, not {self.cell!r}")
         for f in ("input_size", "proj_size", "hidden_size", "n_classes"):
             value = getattr(self, f)
-            if not isinstance(value, int) or value < 1 or value > 65536:
-                raise ValueError(f"{f} must be a positive integer, not {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 65536:
+                raise ValueError(f"{f} must be an integer from 1 to 65536, not {value!r}")
+        if not isinstance(self.forget_bias, (int, float)) or not math.isfinite(self.forget_bias):
+            raise ValueError(f"forget_bias must be a finite number, not {self.forget_bias!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +49,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         """Build from a dict, ignoring unknown keys (older/newer checkpoints)."""
+        if not isinstance(d, dict):
+            raise TypeError(f"a model config must be a JSON object, not {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

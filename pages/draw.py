@@ -1,4 +1,122 @@
-import streamlit as st
+"""Draw a digit (or upload a picture) and watch the network read it row by row."""
 
-st.title("draw")
-st.info("This page is being built.")
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from lstmviz.figures.draw import input_preview_figure
+from lstmviz.figures.stepthrough import probs_bar_figure
+from lstmviz.preprocess import BOX, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
+from lstmviz.ui.attribution import render_attribution
+from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
+from lstmviz.ui.stepthrough import render_stepthrough
+
+ensure_navigation()
+
+CANVAS_PX = 280  # 10 screen pixels per MNIST pixel
+INK, PAPER = "#FFFFFF", "#000000"
+SOURCES = {"draw": "Draw", "upload": "Upload a picture"}
+CLEAR_KEY = "draw_canvas_gen"
+LAST_KEY = "draw_last_image"
+PREVIEW_CAPTION = (
+    f"Made exactly as MNIST was: crop to the ink, fit into {BOX}×{BOX} keeping the aspect ratio (dashed box), "
+    "paste into 28×28 and shift so the **centre of mass** (orange ×) sits at MNIST's centre (green +)."
+)
+DRAW_PROMPT = "Draw a digit on the black canvas (one digit, large, using most of the square)."
+
+
+def canvas_key() -> str:
+    """The canvas's widget key; Clear changes it, which mounts a fresh, empty canvas."""
+    return f"draw_canvas_{st.session_state.get(CLEAR_KEY, 0)}"
+
+
+def _clear() -> None:
+    st.session_state[CLEAR_KEY] = st.session_state.get(CLEAR_KEY, 0) + 1
+
+
+def drawn_image() -> tuple[np.ndarray | None, str | None]:
+    """The canvas with its controls; returns (28x28 input, None) or (None, prompt)."""
+    stroke = st.slider("Stroke width", 6, 40, 22, key="draw_stroke", help="In canvas pixels; the canvas is 280×280.")
+    result = st_canvas(
+        stroke_width=stroke, stroke_color=INK, background_color=PAPER,
+        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True, key=canvas_key(),
+    )  # fmt: skip
+    st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:",
+              help="Start again with an empty canvas")  # fmt: skip
+    st.caption("The canvas toolbar (hover over the canvas) has **undo**, **redo** and **reset**.")
+    try:
+        return canvas_to_mnist(result.image_data), None
+    except BlankImageError:
+        return None, DRAW_PROMPT
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def upload_to_mnist(data: bytes) -> np.ndarray:
+    """A PNG/JPEG file's bytes -> the model's 28x28 input (cached: decoding a large photo takes a moment)."""
+    return file_to_mnist(data)
+
+
+def uploaded_image() -> tuple[np.ndarray | None, str | None]:
+    """The file uploader; returns (28x28 input, None) or (None, prompt). A bad file shows an error."""
+    upload = st.file_uploader(
+        "A PNG or JPEG of one digit: any size, dark on light or light on dark", type=["png", "jpg", "jpeg"],
+        key="draw_upload",
+    )  # fmt: skip
+    if upload is None:
+        return None, "Choose a picture of a digit, or switch to drawing one."
+    try:
+        return upload_to_mnist(upload.getvalue()), None
+    except BlankImageError:
+        return None, f"{upload.name} looks blank: there is no digit to read. Draw one, or choose another picture."
+    except ImageError as exc:
+        st.error(f"{upload.name} cannot be used: {exc}.")
+        return None, None
+
+
+def _restart_steps_if_new(image: np.ndarray, n_steps: int) -> None:
+    """A new drawing starts the step-through at its end (the final answer)."""
+    digest = hash(image.tobytes())
+    if st.session_state.get(LAST_KEY) != digest:
+        st.session_state[LAST_KEY] = digest
+        st.session_state["draw_step"] = n_steps
+
+
+def page() -> None:
+    st.title("Draw a digit")
+    st.markdown(
+        "Draw a digit and watch the network read it, **one row per step**. Your drawing is turned into the same "
+        "kind of 28×28 image the model was trained on; the preview shows exactly what it receives."
+    )
+    loaded = current_model()
+    source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="draw_source", horizontal=True,
+                      label_visibility="collapsed")  # fmt: skip
+    col_in, col_preview, col_answer = st.columns([1.2, 1, 1.2], gap="medium")
+    with col_in:
+        image, prompt = drawn_image() if source == "draw" else uploaded_image()
+    with col_preview:
+        if image is None:
+            st.plotly_chart(input_preview_figure(np.zeros((28, 28), np.float32)), key="draw_preview_empty",
+                            config={"displayModeBar": False})  # fmt: skip
+        else:
+            st.plotly_chart(input_preview_figure(image), key="draw_preview", config={"displayModeBar": False})
+            st.caption(PREVIEW_CAPTION)
+    with col_answer:
+        if image is None:
+            if prompt:
+                st.info(prompt, icon=":material/draw:")
+            return
+        trace = cached_trace(loaded, image)
+        guess = int(trace.prediction)
+        st.metric("The model reads", guess, f"p = {trace.probs[-1, guess]:.2f}", delta_color="off", delta_arrow="off")
+        st.plotly_chart(probs_bar_figure(trace.probs, trace.n_steps, None, height=300), key="draw_probs",
+                        config={"displayModeBar": False})  # fmt: skip
+    st.divider()
+    st.subheader("Watch the network read your digit")
+    _restart_steps_if_new(image, trace.n_steps)
+    render_stepthrough(trace, image, None, "draw_")
+    st.divider()
+    st.subheader("Which rows mattered?")
+    render_attribution(loaded, image, guess, "draw_")
+
+
+page()

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from lstmviz.figures.common import digit_strip
-from lstmviz.ui.common import current_model, try_split
+from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import model_summary
+
+ensure_navigation()
 
 
 def page() -> None:
@@ -27,13 +29,13 @@ def page() -> None:
 
     st.subheader("Where to go")
     links = [
-        ("pages/explorer.py", "Step-through explorer", "🔎", "pick a test digit and watch h, c, the gates and the probabilities unfold row by row"),
-        ("pages/draw.py", "Draw a digit", "✏️", "draw (or upload) a digit and watch the network read it"),
-        ("pages/truncation.py", "Truncation", "✂️", "how accuracy falls when the sequence is cut short"),
-        ("pages/state_space.py", "Hidden-state space", "🌌", "the classes separate as rows are read"),
-        ("pages/neurons.py", "Neuron explorer", "🧠", "what single units respond to"),
-        ("pages/cells.py", "Cell comparison", "⚖️", "LSTM vs GRU vs plain RNN: who remembers the early rows"),
-        ("pages/train.py", "Train a model", "🏋️", "train live and compare with the shipped model"),
+        ("pages/explorer.py", "Step-through explorer", ":material/search:", "pick a test digit and watch h, c, the gates and the probabilities unfold row by row"),
+        ("pages/draw.py", "Draw a digit", ":material/draw:", "draw (or upload) a digit and watch the network read it"),
+        ("pages/truncation.py", "Truncation", ":material/content_cut:", "how accuracy falls when the sequence is cut short"),
+        ("pages/state_space.py", "Hidden-state space", ":material/scatter_plot:", "the classes separate as rows are read"),
+        ("pages/neurons.py", "Neuron explorer", ":material/neurology:", "what single units respond to"),
+        ("pages/cells.py", "Cell comparison", ":material/compare:", "LSTM vs GRU vs plain RNN: who remembers the early rows"),
+        ("pages/train.py", "Train a model", ":material/model_training:", "train live and compare with the shipped model"),
     ]
     for path, title, icon, text in links:
         c1, c2 = st.columns([1, 3])

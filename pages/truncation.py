@@ -1,4 +1,119 @@
+"""Truncation: how test accuracy falls as each digit is cut short to its first k rows."""
+
+import numpy as np
 import streamlit as st
 
-st.title("truncation")
-st.info("This page is being built.")
+from lstmviz.checkpoint import LoadedModel, weights_hash
+from lstmviz.data import Split
+from lstmviz.figures.truncation import confusion_figure, curves_figure, decision_figure, per_class_figure, seen_strip
+from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationJob, TruncationResult, as_seen, split_key
+from lstmviz.ui.common import current_model, ensure_navigation, get_split
+
+ensure_navigation()
+
+SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
+EXPLAIN = {
+    "notebook": "The first k rows are moved to the **end** of the sequence, after 28 − k blank rows, so the network "
+                "reads a blank start and then the top of the digit and answers at step 28. This is the original "
+                f"notebook's experiment; it reported **{PUBLISHED[1]:.1%} with {PUBLISHED[0]} rows**.",
+    "early": "The network reads the first k rows and answers **at once**: the readout is applied to the hidden "
+             "state after step k. Nothing is padded; this is how sure the model is while it is still reading.",
+    "occlusion": "The network reads all 28 steps, but the rows after k are **blanked**, as if the bottom of the "
+                 "digit were covered; it answers at step 28.",
+}
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> TruncationJob:
+    """One background computation per model and test set (shared by every session)."""
+    return TruncationJob(_loaded, _test)
+
+
+@st.fragment(run_every=0.5)
+def _progress(job: TruncationJob) -> None:
+    """Poll the background job; rerun the whole page once it has finished."""
+    fraction, message, result, error = job.status()
+    if result is not None or error is not None:
+        st.rerun()
+    st.progress(fraction, text=f"Computing the curves for this model over the test set (first time only): {message}")
+
+
+def _examples(test: Split) -> np.ndarray:
+    """The first test digit of each class 0..9 (indices)."""
+    labels = test.labels.numpy()
+    return np.array([np.flatnonzero(labels == c)[0] for c in range(10) if (labels == c).any()], dtype=np.int64)
+
+
+def show(result: TruncationResult, test: Split) -> None:
+    """Controls and every figure, for a finished result."""
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    mode = left.radio("Mode", list(MODES), format_func=MODE_TITLES.get, key="trunc_mode", horizontal=True)
+    k = right.slider("Rows fed (k)", 1, 28, PUBLISHED[0], key="trunc_k")
+    st.caption(EXPLAIN[mode])
+
+    cols = st.columns(len(MODES) + 1)
+    for col, m in zip(cols, MODES):
+        col.metric(f"{SHORT[m]}, {k} rows", f"{result.accuracy[m][k - 1]:.2%}")
+    cols[-1].metric(f"published, {PUBLISHED[0]} rows", f"{PUBLISHED[1]:.1%}",
+                    help="The original notebook's result in notebook mode, for comparison with this model.")
+
+    curves = {m: result.accuracy[m] for m in MODES}
+    st.plotly_chart(curves_figure(curves, k=k, published=PUBLISHED), key="trunc_fig_curves")
+    gap = float(np.max(np.abs(result.accuracy["notebook"] - result.accuracy["early"])))
+    st.caption(
+        f"With {PUBLISHED[0]} rows this model scores {result.accuracy['notebook'][PUBLISHED[0] - 1]:.1%} in notebook "
+        f"mode, against the notebook's published {PUBLISHED[1]:.1%}. Notebook mode and early readout differ by at "
+        f"most {gap:.1%} at any k" + (": an MNIST digit starts with blank rows anyway, so a few more in front "
+                                       "change little." if gap < 0.02 else ".")
+    )
+
+    a, b = st.columns(2)
+    a.plotly_chart(per_class_figure(result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
+                   key="trunc_fig_per_class")
+    b.plotly_chart(confusion_figure(result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
+                   key="trunc_fig_confusion")
+
+    st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
+    idx = _examples(test)
+    seen = as_seen(test.images[idx].numpy(), k, mode)
+    st.plotly_chart(seen_strip(seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
+                    key="trunc_fig_strip")
+    st.caption("The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
+               + (", and the rows not read yet are shaded." if mode == "early" else "."))
+
+    st.subheader("Decision step")
+    steps = result.decision_step[mode]
+    decided = steps[steps > 0]
+    st.markdown(
+        f"The **decision step** of a digit is the first k from which the answer ({SHORT[mode]}) is right and "
+        "stays right for every larger k. "
+        + (f"Half of the decided digits are decided by **{int(np.median(decided))} rows**; " if decided.size else "")
+        + f"**{int((steps < 1).sum())}** of {result.n} are never decided (wrong with all 28 rows)."
+    )
+    st.plotly_chart(decision_figure(steps), key="trunc_fig_decision")
+
+
+def page() -> None:
+    st.title("Truncation: how accuracy falls as the digit is cut short")
+    st.markdown(
+        "The network reads a digit one row at a time. What if it only gets the first **k** rows? "
+        "The curves below give the test accuracy for k = 1…28 on all test digits, in three ways of cutting:\n"
+        + "\n".join(f"- **{MODE_TITLES[m]}**: {EXPLAIN[m]}" for m in MODES)
+    )
+    loaded = current_model()
+    test = get_split(train=False)
+    job = _job(weights_hash(loaded.model), split_key(test), loaded, test)
+    fraction, message, result, error = job.status()
+    if error is not None:
+        st.error(f"The truncation curves could not be computed: {error}")
+        if st.button("Try again", key="trunc_retry"):
+            _job.clear()
+            st.rerun()
+        return
+    if result is None:
+        _progress(job)
+        return
+    show(result, test)
+
+
+page()

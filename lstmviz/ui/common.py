@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, load_checkpoint
+from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, load_checkpoint, weights_hash
 from ..data import DataUnavailableError, Split, load_split, resolve_data_dir
+from ..trace import Trace, trace_image
 
 MODEL_KEY = "model_path"
 
@@ -75,3 +77,34 @@ def current_model() -> LoadedModel:
         st.error(f"The selected model could not be loaded. {exc}")
         st.stop()
         raise
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _trace(sha256: str, image_bytes: bytes, shape: tuple[int, ...], _loaded: LoadedModel) -> Trace:
+    image = np.frombuffer(image_bytes, dtype=np.float32).reshape(shape).copy()
+    return trace_image(_loaded.model, image)
+
+
+def model_key(loaded: LoadedModel) -> str:
+    """The model's identity for cache keys: the checkpoint sha256 (the weights' hash if it has none)."""
+    return loaded.sha256 or weights_hash(loaded.model)
+
+
+def cached_trace(loaded: LoadedModel, image: np.ndarray) -> Trace:
+    """The per-step trace of one image (28, 28), cached per checkpoint sha256 and image bytes."""
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    return _trace(model_key(loaded), img.tobytes(), img.shape, loaded)
+
+
+def ensure_navigation() -> None:
+    """Run the page through app.py's navigation, even on a fresh server's first deep link.
+
+    Streamlit runs a page file on its own (old multipage mode, no sidebar model selector)
+    when the very first request after start is a link to it, because a `pages/` folder
+    sits beside app.py. Switch that mode off and rerun, so app.py builds the navigation.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,129 @@
+"""The cell-comparison page driven by AppTest, with small lstm/gru/rnn models and with the shipped ones."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import lstmviz.memory as memory
+from lstmviz.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
+from lstmviz.evaluate import accuracy
+from lstmviz.memory import CELL_TITLES, relative, sensitivity_curve, untrained_like
+from lstmviz.model import CELLS, ModelConfig, build_model
+from lstmviz.truncation import CACHE_ENV_VAR, MODES, truncation_curves
+from plotly_json import chart_spec, decode
+
+PAGE = "pages/cells.py"
+CHARTS = ("cells_fig_accuracy", "cells_fig_truncation", "cells_fig_sensitivity", "cells_fig_memory")
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cell_models")
+    for i, cell in enumerate(CELLS):
+        save_checkpoint(folder / f"{cell}.safetensors",
+                        build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16), seed=40 + i), {})  # fmt: skip
+    return folder
+
+
+@pytest.fixture
+def cells_page(app, monkeypatch, tmp_path):
+    """Open the page on the models of a folder; waits until the truncation curves are ready."""
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+
+    def open_page(folder, timeout: float = 600.0):
+        monkeypatch.setattr(memory, "MODELS_DIR", folder)
+        app.run()
+        app.switch_page(PAGE).run()
+        start = time.monotonic()
+        while app.get("progress") and time.monotonic() - start < timeout:
+            time.sleep(1.0)
+            app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    return open_page
+
+
+def charts(at) -> dict[str, dict]:
+    return {el.proto.id.rsplit("-", 1)[-1]: chart_spec(el) for el in at.get("plotly_chart")}
+
+
+def lines(fig: dict) -> dict[str, np.ndarray]:
+    return {t["name"]: np.asarray(decode(t["y"]), dtype=np.float64) for t in fig["data"]}
+
+
+def test_three_cells_overlaid(cells_page, tiny_models, test_split):
+    at = cells_page(tiny_models)
+    figs = charts(at)
+    assert set(CHARTS) <= set(figs)
+    assert not at.info  # no model is missing
+    models = {c: load_checkpoint(tiny_models / f"{c}.safetensors").model for c in CELLS}
+    names = [CELL_TITLES[c] for c in CELLS]
+
+    bar = figs["cells_fig_accuracy"]["data"][0]
+    assert list(bar["x"]) == names
+    np.testing.assert_allclose(decode(bar["y"]), [accuracy(models[c], test_split) for c in CELLS], atol=1e-6)
+
+    sens = lines(figs["cells_fig_sensitivity"])
+    assert list(sens) == names + [f"{n}, untrained" for n in names]
+    sample = test_split.images[:500]
+    for c in CELLS:
+        np.testing.assert_allclose(sens[CELL_TITLES[c]], relative(sensitivity_curve(models[c], sample)), rtol=1e-4)
+        fresh = relative(sensitivity_curve(untrained_like(models[c].config), sample))
+        np.testing.assert_allclose(sens[f"{CELL_TITLES[c]}, untrained"], fresh, rtol=1e-4)
+
+    curves = {c: truncation_curves(models[c], test_split).accuracy for c in CELLS}
+    assert at.radio(key="cells_mode").value == "occlusion"
+    for mode in MODES:
+        at.radio(key="cells_mode").set_value(mode).run()
+        shown = lines(charts(at)["cells_fig_truncation"])
+        assert list(shown) == names
+        for c in CELLS:
+            np.testing.assert_allclose(shown[CELL_TITLES[c]], curves[c][mode], atol=1e-9, err_msg=f"{c} {mode}")
+    memory_lines = lines(charts(at)["cells_fig_memory"])
+    for c in CELLS:  # the memory probe is the occlusion curve, whatever mode is selected above
+        np.testing.assert_allclose(memory_lines[CELL_TITLES[c]], curves[c]["occlusion"], atol=1e-9)
+    assert any("vanishing gradient" in m.value for m in at.markdown)
+    assert any("Rows needed for 90%" in c.value for c in at.caption)
+
+
+def test_missing_and_wrong_models_are_skipped_with_a_note(cells_page, tiny_models, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for cell in ("lstm", "rnn"):
+        (folder / f"{cell}.safetensors").write_bytes((tiny_models / f"{cell}.safetensors").read_bytes())
+    (folder / "gru.safetensors").write_bytes((tiny_models / "lstm.safetensors").read_bytes())  # an LSTM in disguise
+    at = cells_page(folder)
+    assert len(at.info) == 1
+    note = at.info[0].value
+    assert "GRU" in note and "lstm model, not a gru" in note and "--cell gru" in note
+    figs = charts(at)
+    assert set(CHARTS) <= set(figs)
+    shown = [CELL_TITLES["lstm"], CELL_TITLES["rnn"]]
+    assert list(figs["cells_fig_accuracy"]["data"][0]["x"]) == shown
+    for key in ("cells_fig_truncation", "cells_fig_memory"):
+        assert list(lines(figs[key])) == shown
+    assert list(lines(figs["cells_fig_sensitivity"])) == shown + [f"{n}, untrained" for n in shown]
+
+
+def test_no_models_is_a_clear_message(cells_page, tmp_path):
+    at = cells_page(tmp_path)
+    assert len(at.warning) == 1 and "nothing to compare" in at.warning[0].value
+    assert len(at.info) == 1 and all(CELL_TITLES[c] in at.info[0].value for c in CELLS)
+    assert not at.get("plotly_chart")
+
+
+def test_renders_with_the_shipped_models(cells_page):
+    """Whatever of models/{lstm,gru,rnn}.safetensors exist are compared; the rest get a note."""
+    present = [c for c in CELLS if (MODELS_DIR / f"{c}.safetensors").is_file()]
+    at = cells_page(MODELS_DIR)
+    notes = " ".join(i.value for i in at.info)
+    for c in CELLS:
+        assert (CELL_TITLES[c] in notes) == (c not in present), c
+    if present:
+        figs = charts(at)
+        assert set(CHARTS) <= set(figs)
+        assert list(figs["cells_fig_accuracy"]["data"][0]["x"]) == [CELL_TITLES[c] for c in present]

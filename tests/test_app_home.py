@@ -1,0 +1,72 @@
+"""AppTest of the home page: the loaded model's figures, the links, and a missing dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lstmviz.checkpoint import load_checkpoint
+from lstmviz.data import ENV_VAR, missing_message
+from lstmviz.ui.common import MODEL_KEY
+
+PAGES = ["pages/explorer.py", "pages/draw.py", "pages/truncation.py", "pages/state_space.py", "pages/neurons.py",
+         "pages/cells.py", "pages/train.py"]
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [t.value for t in at.title] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_shows_the_loaded_model(app, data_dir, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(data_dir))
+    at = app.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "row" in at.title[0].value.lower()
+    assert "LSTM" in _texts(at)
+
+    path = Path(at.session_state[MODEL_KEY])  # the model the sidebar selected (read now: the file may change)
+    loaded = load_checkpoint(path)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{loaded.metrics['test_accuracy']:.2%}"
+    assert metrics["Cell"] == loaded.config.cell.upper()
+    assert metrics["Hidden units"] == str(loaded.config.hidden_size)
+    assert metrics["Parameters"] == f"{loaded.model.n_params():,}"
+
+    shown = json.loads(at.json[0].value)
+    assert shown["config"] == loaded.config.to_dict()
+    assert shown["metrics"]["test_accuracy"] == loaded.metrics["test_accuracy"]
+    assert "history" not in shown["metrics"]
+
+    links = {link.proto.page for link in at.get("page_link")}  # the url path of each page
+    assert links >= {Path(page).stem for page in PAGES}
+    assert len(at.get("plotly_chart")) == 1  # some test digits
+
+
+def test_home_with_a_missing_dataset_shows_the_message(app, tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST
+
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/mnist/"])  # fail at once, online or not
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    monkeypatch.setenv(ENV_VAR, str(empty))
+    at = app.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    text = errors[0]
+    assert ENV_VAR in text and f"{empty}/MNIST/raw/t10k-images-idx3-ubyte" in text
+    assert text.startswith(missing_message(empty).split(" and could not")[0])
+    # The rest of the page still works: the model's figures and the links are there.
+    assert {m.label for m in at.metric} >= {"Test accuracy", "Cell"}
+    assert len(at.get("page_link")) == len(PAGES)
+    assert len(at.get("plotly_chart")) == 0
+    assert list(empty.iterdir()) == []
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_linked_pages_exist(page):
+    assert (Path(__file__).resolve().parent.parent / page).is_file()

@@ -1,0 +1,163 @@
+"""The model and its config: validation, round trip, shapes, initialisation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lstmviz.checkpoint import weights_hash
+from lstmviz.model import CELLS, GATES, ModelConfig, RowClassifier, build_model
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"cell": "lstm2"},
+        {"cell": ""},
+        {"hidden_size": 0},
+        {"hidden_size": -3},
+        {"hidden_size": 12.5},
+        {"hidden_size": "128"},
+        {"hidden_size": True},
+        {"proj_size": 0},
+        {"input_size": 1_000_000},
+        {"n_classes": None},
+        {"forget_bias": float("nan")},
+        {"forget_bias": float("inf")},
+        {"forget_bias": "1"},
+    ],
+)
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_config_round_trip(cell):
+    config = ModelConfig(input_size=28, proj_size=32, hidden_size=48, n_classes=10, cell=cell, forget_bias=0.5)
+    d = config.to_dict()
+    assert d == {"input_size": 28, "proj_size": 32, "hidden_size": 48, "n_classes": 10, "cell": cell, "forget_bias": 0.5}
+    assert ModelConfig.from_dict(d) == config
+
+
+def test_config_from_dict_ignores_unknown_keys_and_fills_defaults():
+    assert ModelConfig.from_dict({"hidden_size": 64, "dropout": 0.3}) == ModelConfig(hidden_size=64)
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "lstm", None, 3])
+def test_config_from_dict_rejects_non_objects(bad):
+    with pytest.raises(TypeError):
+        ModelConfig.from_dict(bad)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_shapes(cell):
+    config = ModelConfig(proj_size=12, hidden_size=20, cell=cell)
+    model = build_model(config, seed=0)
+    x = torch.rand(5, 28, 28)
+    assert model(x).shape == (5, 10)
+    assert model.sequence(x).shape == (5, 28, 20)
+    per_step = model.logits_per_step(x)
+    assert per_step.shape == (5, 28, 10)
+    torch.testing.assert_close(per_step[:, -1], model(x))
+    # Fewer rows is a shorter sequence, not an error.
+    assert model.logits_per_step(x[:, :7]).shape == (5, 7, 10)
+    assert isinstance(model.rnn, {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell])
+    assert model.rnn.batch_first
+    assert model.rnn.weight_ih_l0.shape == (max(len(GATES[cell]), 1) * 20, 12)
+
+
+def test_reference_architecture():
+    model = RowClassifier()
+    assert (model.proj.in_features, model.proj.out_features) == (28, 128)
+    assert (model.rnn.input_size, model.rnn.hidden_size, model.rnn.num_layers) == (128, 128, 1)
+    assert (model.head.in_features, model.head.out_features) == (128, 10)
+    assert model.n_params() == sum(p.numel() for p in model.parameters())
+    assert model.n_params() == 28 * 128 + 128 + 4 * (128 * 128 * 2 + 2 * 128) + 128 * 10 + 10
+
+
+def _forget_chunks(model: RowClassifier):
+    h = model.config.hidden_size
+    return model.rnn.bias_ih_l0[h : 2 * h], model.rnn.bias_hh_l0[h : 2 * h]
+
+
+@pytest.mark.parametrize("notebook", [False, True])
+@pytest.mark.parametrize("forget_bias", [1.0, 2.5])
+def test_forget_gate_bias(notebook, forget_bias):
+    model = build_model(ModelConfig(hidden_size=24, proj_size=16, forget_bias=forget_bias), seed=3)
+    if notebook:
+        model.init_notebook_()
+    b_ih, b_hh = _forget_chunks(model)
+    assert torch.all(b_ih == forget_bias)
+    assert torch.all(b_hh == 0.0)
+    # The other gates keep their ordinary biases (fresh: torch's uniform init; notebook: zeros).
+    h = 24
+    others = torch.cat([model.rnn.bias_ih_l0[:h], model.rnn.bias_ih_l0[2 * h :]])
+    if notebook:
+        assert torch.all(others == 0.0)
+        assert torch.all(model.rnn.bias_hh_l0 == 0.0)
+    else:
+        assert others.abs().max() <= 1 / math.sqrt(h) and others.std() > 0
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_forget_bias_only_touches_lstm(cell):
+    model = build_model(ModelConfig(hidden_size=16, proj_size=16, cell=cell), seed=1)
+    bias = model.rnn.bias_ih_l0.detach()
+    assert bias.abs().max() <= 1 / math.sqrt(16)  # torch's own U(-1/sqrt(H), 1/sqrt(H)) everywhere
+    assert not torch.any(bias == 1.0)
+
+
+def test_notebook_init_statistics():
+    config = ModelConfig()  # P = H = 128: enough numbers for tight statistics
+    model = build_model(config, seed=0)
+    model.init_notebook_()
+    for lin in (model.proj, model.head):
+        w = lin.weight.detach()
+        assert abs(float(w.mean())) < 0.1
+        assert abs(float(w.std()) - 1.0) < 0.1
+        assert torch.all(lin.bias == 0.0)
+    # Glorot uniform over the TF kernel (P + H, 4H) that holds both of torch's matrices.
+    p, h = config.proj_size, config.hidden_size
+    bound = math.sqrt(6.0 / ((p + h) + 4 * h))
+    for w in (model.rnn.weight_ih_l0.detach(), model.rnn.weight_hh_l0.detach()):
+        assert float(w.abs().max()) <= bound
+        assert float(w.abs().max()) > 0.98 * bound  # fills the whole range, not a narrower one
+        assert abs(float(w.std()) - bound / math.sqrt(3.0)) < 0.02 * bound  # std of U(-b, b)
+        assert abs(float(w.mean())) < 0.01 * bound
+    h_ = config.hidden_size
+    b_ih = model.rnn.bias_ih_l0.detach()
+    assert torch.all(b_ih[h_ : 2 * h_] == 1.0)
+    assert torch.all(torch.cat([b_ih[:h_], b_ih[2 * h_ :]]) == 0.0)
+    assert torch.all(model.rnn.bias_hh_l0 == 0.0)
+
+
+def test_fresh_init_differs_from_notebook_init():
+    model = build_model(ModelConfig(), seed=0)
+    # torch's default Linear init is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), far from N(0, 1).
+    assert float(model.proj.weight.detach().abs().max()) <= 1 / math.sqrt(28) + 1e-6
+
+
+def test_same_seed_same_weights():
+    config = ModelConfig(hidden_size=32, proj_size=16)
+    a, b = build_model(config, seed=7), build_model(config, seed=7)
+    assert weights_hash(a) == weights_hash(b)
+    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert na == nb and torch.equal(ta, tb)
+    assert weights_hash(build_model(config, seed=8)) != weights_hash(a)
+
+
+def test_same_seed_same_notebook_weights():
+    config = ModelConfig(hidden_size=32, proj_size=16)
+    a = build_model(config, seed=7)
+    a.init_notebook_()
+    torch.manual_seed(123)  # whatever the global RNG did before, the seed decides
+    torch.rand(10)
+    b = build_model(config, seed=7)
+    b.init_notebook_()
+    assert weights_hash(a) == weights_hash(b)
+    c = build_model(config, seed=8)
+    c.init_notebook_()
+    assert weights_hash(c) != weights_hash(a)

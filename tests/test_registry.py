@@ -1,0 +1,213 @@
+"""The model list (header-only metadata) and uploads: what is accepted, what is refused and why."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save as st_save
+
+from lstmviz.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    MODELS_DIR,
+    CheckpointError,
+    checkpoint_bytes,
+    load_checkpoint,
+    weights_hash,
+)
+from lstmviz.evaluate import accuracy
+from lstmviz.model import ModelConfig, build_model
+from lstmviz.registry import (
+    MODELS_ENV_VAR,
+    import_upload,
+    list_models,
+    read_info,
+    safe_stem,
+    save_new_checkpoint,
+    user_models_dir,
+    write_new_file,
+)
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "user-models"
+    monkeypatch.setenv(MODELS_ENV_VAR, str(folder))
+    return folder
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_user_folder_comes_from_the_environment(user_dir):
+    assert user_models_dir() == user_dir
+
+
+def test_listing_reads_headers_and_flags_bad_files(user_dir, tiny_model):
+    metrics = {"test_accuracy": 0.5, "recipe": {"preset": "notebook"}, "source": "trained", "date": "2026-01-01T10:00:00"}
+    good = save_new_checkpoint(user_dir, "mine", tiny_model, metrics)
+    data = good.read_bytes()
+    (user_dir / "junk.safetensors").write_bytes(b"this is not a checkpoint at all")
+    (user_dir / "cut.safetensors").write_bytes(data[:-200])
+    (user_dir / ".hidden.safetensors").write_bytes(data)  # temp files start with a dot: not listed
+
+    models = list_models()
+    by_name = {m.path.name: m for m in models}
+    assert models[0].path.resolve() == DEFAULT_CHECKPOINT.resolve() and models[0].kind == "shipped"
+    assert all(m.kind == "shipped" for m in models if m.path.parent.resolve() == MODELS_DIR.resolve())
+    assert ".hidden.safetensors" not in by_name
+
+    mine = by_name["mine.safetensors"]
+    assert mine.valid and mine.kind == "trained" and mine.recipe == "notebook"
+    assert mine.accuracy == 0.5 and mine.cell == "lstm" and mine.hidden_size == 16
+    assert mine.n_params == tiny_model.n_params()
+    assert mine.file_size == good.stat().st_size
+    assert "mine (trained)" in mine.label() and "50.00%" in mine.label()
+
+    assert not by_name["junk.safetensors"].valid and by_name["junk.safetensors"].error
+    cut = by_name["cut.safetensors"]
+    assert not cut.valid and "truncated" in cut.error
+
+
+def test_listing_checks_shapes_against_the_declared_config(user_dir):
+    model = build_model(ModelConfig(hidden_size=16), seed=0)
+    data = checkpoint_bytes(model, {})
+    header_len = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + header_len].replace(b'\\"hidden_size\\": 16', b'\\"hidden_size\\": 8')
+    assert header != data[8 : 8 + header_len]
+    user_dir.mkdir(parents=True)
+    path = user_dir / "lying.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + header_len :])
+    info = read_info(path)
+    assert not info.valid and "do not match" in info.error
+
+
+def test_upload_of_a_safetensors_checkpoint(user_dir, tiny_model):
+    data = checkpoint_bytes(tiny_model, {"test_accuracy": 0.25, "recipe": {"preset": "default"}})
+    path = import_upload("my model.safetensors", data)
+    assert path.parent == user_dir and path.name == "my-model.safetensors"
+    loaded = load_checkpoint(path)
+    assert weights_hash(loaded.model) == weights_hash(tiny_model)
+    assert loaded.metrics["source"] == "uploaded" and loaded.metrics["test_accuracy"] == 0.25
+    info = read_info(path)
+    assert info.valid and info.kind == "uploaded" and info.hidden_size == 16
+
+
+def test_upload_of_a_pt_state_dict_measures_accuracy(user_dir, tiny_model, test_split):
+    buf = io.BytesIO()
+    torch.save(tiny_model.state_dict(), buf)
+    small = test_split.subset(500)
+    path = import_upload("net.pt", buf.getvalue(), small)
+    loaded = load_checkpoint(path)
+    assert path.suffix == ".safetensors"
+    assert weights_hash(loaded.model) == weights_hash(tiny_model)
+    assert loaded.config.hidden_size == 16 and loaded.config.proj_size == 16
+    assert loaded.metrics["test_accuracy"] == pytest.approx(accuracy(tiny_model, small))
+    assert read_info(path).accuracy == pytest.approx(accuracy(tiny_model, small))
+
+
+def test_upload_with_wrong_shapes_is_refused(user_dir, tiny_model):
+    state = tiny_model.state_dict()
+    state["rnn.weight_hh_l0"] = torch.zeros(64, 8)  # the model has 16 hidden units: (4 * 16, 16)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with pytest.raises(CheckpointError, match="shape"):
+        import_upload("wrong.pt", buf.getvalue())
+    tensors = {k: v.contiguous() for k, v in state.items()}
+    with pytest.raises(CheckpointError, match="shape"):
+        import_upload("wrong.safetensors", st_save(tensors))
+    assert _files(user_dir) == []
+
+
+def test_upload_claiming_a_huge_config_is_refused_without_allocating(user_dir, tiny_model):
+    tensors = {k: v.contiguous() for k, v in tiny_model.state_dict().items()}
+    meta = {"format": "lstmviz/1", "config": '{"hidden_size": 65536, "proj_size": 65536}', "metrics": "{}"}
+    with pytest.raises(CheckpointError, match="shape"):
+        import_upload("huge.safetensors", st_save(tensors, metadata=meta))
+    assert _files(user_dir) == []
+
+
+def test_truncated_uploads_are_refused(user_dir, tiny_model):
+    data = checkpoint_bytes(tiny_model, {})
+    with pytest.raises(CheckpointError, match="not a valid safetensors"):
+        import_upload("cut.safetensors", data[: len(data) // 2])
+    buf = io.BytesIO()
+    torch.save(tiny_model.state_dict(), buf)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        import_upload("cut.pt", buf.getvalue()[:-300])
+    with pytest.raises(CheckpointError, match="empty or truncated"):
+        import_upload("empty.safetensors", b"")
+    assert _files(user_dir) == []
+
+
+class _Hostile:
+    """Unpickling this would create a file (if the loader ran code)."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+@pytest.mark.parametrize("form", ["raw pickle", "torch.save zip", "pickle named .safetensors"])
+def test_hostile_pickle_runs_no_code(user_dir, tmp_path, form):
+    target = tmp_path / f"pwned-{form.replace(' ', '-')}"
+    if form == "torch.save zip":
+        buf = io.BytesIO()
+        torch.save({"proj.weight": _Hostile(target)}, buf)
+        data, name = buf.getvalue(), "evil.pt"
+    else:
+        data = pickle.dumps({"proj.weight": _Hostile(target)}, protocol=2)
+        name = "evil.pt" if form == "raw pickle" else "evil.safetensors"
+    assert not target.exists()
+    with pytest.raises(CheckpointError) as err:
+        import_upload(name, data)
+    assert "refused to load" in str(err.value) and "only plain tensors" in str(err.value)
+    assert "Unsupported global" in str(err.value) and "open" in str(err.value)  # names what was refused
+    assert not target.exists()
+    assert _files(user_dir) == []
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../etc/passwd.safetensors", "passwd.safetensors"),
+        ("..\\..\\windows\\evil.pt", "evil.safetensors"),
+        ("/abs/path/ok.pth", "ok.safetensors"),
+        ("..", "upload.safetensors"),
+        ("über model (final).safetensors", "ber-model-final.safetensors"),
+        (".hidden.safetensors", "hidden.safetensors"),
+    ],
+)
+def test_upload_names_are_sanitised(user_dir, tiny_model, name, expected):
+    path = import_upload(name, checkpoint_bytes(tiny_model, {}))
+    assert path.parent == user_dir and path.name == expected
+    assert _files(user_dir) == [expected]
+
+
+def test_safe_stem_keeps_only_plain_characters():
+    assert safe_stem("a/b/../c d.safetensors") == "c-d"
+    assert safe_stem("x" * 200).startswith("x") and len(safe_stem("x" * 200)) == 60
+    assert safe_stem("///", default="model") == "model"
+
+
+def test_new_files_never_overwrite(user_dir, tiny_model):
+    first = import_upload("same.safetensors", checkpoint_bytes(tiny_model, {"test_accuracy": 0.1}))
+    before = first.read_bytes()
+    other = build_model(ModelConfig(hidden_size=16, proj_size=16), seed=1)
+    second = import_upload("same.safetensors", checkpoint_bytes(other, {}))
+    assert second.name == "same-2.safetensors"
+    assert first.read_bytes() == before
+    assert weights_hash(load_checkpoint(second).model) == weights_hash(other)
+    assert not [p for p in user_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_shipped_folder_is_never_written(tiny_model):
+    before = _files(MODELS_DIR)
+    with pytest.raises(CheckpointError, match="shipped models folder"):
+        write_new_file(MODELS_DIR, "lstm", ".safetensors", b"x")
+    assert _files(MODELS_DIR) == before

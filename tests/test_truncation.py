@@ -1,0 +1,222 @@
+"""Truncation curves: the fast path equals the naive loop and hand-made inputs; the cache; the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lstmviz.truncation as tr
+from lstmviz.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
+from lstmviz.cli import main
+from lstmviz.data import Split
+from lstmviz.evaluate import accuracy, predict_logits
+from lstmviz.model import ModelConfig, build_model
+
+
+def varied_model(cell: str = "lstm", seed: int = 0, hidden: int = 16):
+    """A small untrained model whose answers vary from digit to digit (the notebook's N(0, 1) init).
+
+    Its biases are random too: with zero biases a zero row leaves the zero state unchanged, and
+    notebook mode would be the same as early readout.
+    """
+    model = build_model(ModelConfig(hidden_size=hidden, proj_size=16, cell=cell), seed=seed)
+    model.init_notebook_()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "bias" in name:
+                p.normal_(0.0, 0.1)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def small(test_split) -> Split:
+    return test_split.subset(300)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "user-cache"
+    monkeypatch.setenv(tr.CACHE_ENV_VAR, str(folder))
+    return folder
+
+
+def by_hand(model, images: torch.Tensor, k: int, mode: str) -> np.ndarray:
+    """Predictions for inputs built row by row, independently of lstmviz.truncation."""
+    x = np.zeros((images.shape[0], 28, 28), np.float32)
+    src = images.numpy()
+    if mode == "notebook":
+        for j in range(k):  # row j of the digit goes to step 28 - k + j
+            x[:, 28 - k + j] = src[:, j]
+    elif mode == "occlusion":
+        for j in range(k):
+            x[:, j] = src[:, j]
+    else:
+        x = src[:, :k].copy()
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).argmax(-1).numpy()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fast_equals_naive_for_every_cell(cell, small):
+    model = varied_model(cell)
+    fast = tr.truncation_curves(model, small, batch_size=128)  # 300 = 2 full batches and a remainder
+    naive = tr.naive_truncation(model, small, batch_size=128)
+    for mode in tr.MODES:
+        assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
+        assert np.array_equal(fast.accuracy[mode], naive.accuracy[mode])
+        assert len(np.unique(fast.predictions[mode])) >= 3  # a model with varied answers: the check has teeth
+    assert not np.array_equal(fast.predictions["notebook"], fast.predictions["early"])
+
+
+@pytest.mark.parametrize("mode", tr.MODES)
+def test_each_mode_equals_inputs_built_by_hand(mode, small):
+    model = varied_model("lstm", seed=1)
+    result = tr.truncation_curves(model, small, [mode])
+    assert result.modes == (mode,)
+    for k in (1, 7, 25, 28):
+        assert np.array_equal(result.predictions[mode][k - 1], by_hand(model, small.images, k, mode)), k
+
+
+def test_at_28_rows_every_mode_is_the_plain_test_accuracy(test_split):
+    model = varied_model("gru", seed=2)
+    result = tr.truncation_curves(model, test_split)
+    plain = accuracy(model, test_split)
+    assert result.n == 10000
+    final = predict_logits(model, test_split.images).argmax(-1).numpy()
+    for mode in tr.MODES:
+        assert np.array_equal(result.predictions[mode][27], final)
+        assert result.accuracy[mode][27] == pytest.approx(plain, abs=1e-6)  # evaluate.accuracy averages in float32
+    assert 0.0 < plain < 1.0
+    assert not np.array_equal(result.predictions["notebook"][:27], result.predictions["occlusion"][:27])
+
+
+def test_derived_arrays_follow_the_predictions():
+    labels = np.array([0, 1, 1, 2])
+    preds = np.zeros((28, 4), np.int8)
+    preds[:, 1] = 1  # always right
+    preds[10:, 2] = 1  # right from k = 11 on
+    preds[27, 2] = 0  # ... but wrong at 28: never decided
+    preds[5:, 3] = 2
+    preds[20, 3] = 0  # a slip at k = 21: decided at 22
+    result = tr.TruncationResult({"early": preds}, labels)
+    assert result.decision_step["early"].tolist() == [1, 1, -1, 22]
+    assert result.accuracy["early"][0] == pytest.approx(0.5)
+    pc = result.per_class["early"]
+    assert pc.shape == (28, 10) and pc[0, 0] == 1.0 and pc[0, 1] == 0.5 and pc[0, 2] == 0.0 and np.isnan(pc[0, 5])
+    conf = result.confusion("early", 28)
+    assert conf.sum() == 4 and conf[1, 0] == 1 and conf[1, 1] == 1 and conf[2, 2] == 1 and conf[0, 0] == 1
+
+
+def test_as_seen_shows_what_is_fed():
+    images = np.random.default_rng(0).uniform(0, 1, (2, 28, 28)).astype(np.float32)
+    note = tr.as_seen(images, 3, "notebook")
+    assert np.array_equal(note[:, 25:], images[:, :3]) and not note[:, :25].any()
+    early = tr.as_seen(images, 3, "early")
+    assert np.array_equal(early[:, :3], images[:, :3]) and np.isnan(early[:, 3:]).all()
+    occ = tr.as_seen(images, 3, "occlusion")
+    assert np.array_equal(occ[:, :3], images[:, :3]) and not occ[:, 3:].any()
+    with pytest.raises(ValueError):
+        tr.as_seen(images, 0, "early")
+    with pytest.raises(ValueError):
+        tr.truncation_curves(varied_model(), Split(torch.zeros(1, 28, 28), torch.zeros(1, dtype=torch.int64)), ["x"])
+
+
+def test_cache_is_hit_then_invalidated_by_new_weights(tmp_path, small, cache_dir, monkeypatch):
+    calls = []
+    real = tr.truncation_curves
+
+    def spy(model, split, modes=tr.MODES, progress=None, **kw):
+        calls.append(tuple(modes))
+        return real(model, split, modes, progress, **kw)
+
+    monkeypatch.setattr(tr, "truncation_curves", spy)
+    path = save_checkpoint(tmp_path / "m.safetensors", varied_model(seed=3), {})
+    first = tr.cached_truncation(path, small, ["early"])
+    assert calls == [("early",)]
+    beside = path.with_name(path.name + tr.CACHE_SUFFIX)
+    assert beside.is_file() and not cache_dir.exists()
+
+    seen = []
+    again = tr.cached_truncation(str(path), small, ["early"], progress=lambda f, m: seen.append((f, m)))
+    assert calls == [("early",)]  # read from the file, nothing recomputed
+    assert seen == [(1.0, "loaded from cache")]
+    assert np.array_equal(again.predictions["early"], first.predictions["early"])
+
+    full = tr.cached_truncation(load_checkpoint(path), small)  # only the missing modes are computed
+    assert calls == [("early",), ("notebook", "occlusion")]
+    tr.cached_truncation(path, small)
+    assert len(calls) == 2
+    assert np.array_equal(full.predictions["early"], first.predictions["early"])
+
+    other = varied_model(seed=4)
+    save_checkpoint(path, other, {})  # same file, new weights
+    fresh = tr.cached_truncation(path, small)
+    assert calls[-1] == tr.MODES and len(calls) == 3
+    expected = real(other, small)
+    for mode in tr.MODES:
+        assert np.array_equal(fresh.predictions[mode], expected.predictions[mode])
+
+    tr.cached_truncation(path, small.subset(100))  # another test set is not served from this file
+    assert len(calls) == 4
+    assert tr.cached_truncation(path, small.subset(100)).n == 100 and len(calls) == 4
+
+
+def test_cache_without_a_checkpoint_file_and_a_damaged_file(tmp_path, small, cache_dir, monkeypatch):
+    calls = []
+    real = tr.truncation_curves
+    monkeypatch.setattr(tr, "truncation_curves", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    model = varied_model("rnn", seed=5)
+    uploaded = LoadedModel(model, model.config, {}, "uploaded file")
+    tr.cached_truncation(uploaded, small, ["occlusion"])
+    files = list(cache_dir.glob(f"*{tr.CACHE_SUFFIX}"))
+    assert len(files) == 1 and len(calls) == 1
+    tr.cached_truncation(model, small, ["occlusion"])  # a bare model finds the same file
+    assert len(calls) == 1
+    files[0].write_bytes(b"not an npz file")
+    result = tr.cached_truncation(model, small, ["occlusion"])
+    assert len(calls) == 2 and result.n == len(small)
+    assert tr.cached_truncation(model, small, ["occlusion"], use_cache=False).n == len(small) and len(calls) == 3
+
+
+def test_background_job_reports_progress(tmp_path, small, cache_dir):
+    path = save_checkpoint(tmp_path / "j.safetensors", varied_model("gru", seed=6), {})
+    job = tr.TruncationJob(load_checkpoint(path), small)
+    result = job.wait(120)
+    fraction, message, done, error = job.status()
+    assert error is None and done is result and fraction == 1.0 and message == "done"
+    assert np.array_equal(result.predictions["notebook"], tr.truncation_curves(load_checkpoint(path).model,
+                                                                              small).predictions["notebook"])
+    broken = tr.TruncationJob(tmp_path / "missing.safetensors", small)
+    assert broken.wait(60) is None and "not found" in broken.status()[3]
+
+
+def test_progress_is_monotone_and_ends_at_one(small):
+    seen = []
+    tr.truncation_curves(varied_model(), small, progress=lambda f, m: seen.append(f), batch_size=100)
+    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:])) and len(seen) > 10
+
+
+def test_cli_truncation_json(tmp_path, data_dir, test_split, cache_dir, capsys):
+    model = varied_model(seed=7)
+    path = save_checkpoint(tmp_path / "cli.safetensors", model, {})
+    assert main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = tr.truncation_curves(model, test_split.subset(150))
+    assert out["checkpoint"] == str(path) and out["n"] == 150 and list(out["modes"]) == list(tr.MODES)
+    for mode in tr.MODES:
+        assert out["modes"][mode]["k"] == list(range(1, 29))
+        assert out["modes"][mode]["accuracy"] == pytest.approx(expected.accuracy[mode].tolist(), abs=1e-12)
+    assert path.with_name(path.name + tr.CACHE_SUFFIX).is_file()
+
+    assert main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150",
+                 "--mode", "early"]) == 0
+    text = capsys.readouterr().out
+    assert "early" in text and "notebook" not in text and f"{expected.accuracy['early'][24]:9.2%}" in text
+    assert main(["truncation", "--checkpoint", str(tmp_path / "nope.safetensors")]) == 2
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["truncation", "--mode", "sideways"])
