@@ -4,20 +4,15 @@ import streamlit as st
 
 from lstmviz.figures.common import digit_strip
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
-from lstmviz.ui.models import model_summary
+from lstmviz.ui.models import describe_architecture, model_summary
 
 ensure_navigation()
 
 
 def page() -> None:
     st.title("An LSTM reads a digit, one row at a time")
-    st.markdown(
-        "A 28×28 MNIST image becomes **28 time steps of 28 numbers**: the network reads the rows "
-        "top to bottom. Each row is projected to 128 numbers (`Linear(28→128)`), fed to one "
-        "**LSTM** layer with 128 units that keeps a cell state *c* and a hidden state *h*, and "
-        "after the last row a `Linear(128→10)` turns *h* into scores for the ten digits."
-    )
     loaded = current_model()
+    st.markdown(describe_architecture(loaded.config))
     summary = model_summary(loaded)
     cols = st.columns(4)
     cols[0].metric("Test accuracy", summary["accuracy"])

@@ -21,6 +21,14 @@ if not os.environ.get(ENV_VAR) and SHARED_MNIST.exists():
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_folders(tmp_path_factory):
+    """User models and caches go to a temp folder: tests never write into the home folder."""
+    for var in ("LSTMVIZ_MODELS_DIR", "LSTMVIZ_CACHE_DIR"):
+        os.environ[var] = str(tmp_path_factory.mktemp(var.lower()))
+    yield
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     root = resolve_data_dir()

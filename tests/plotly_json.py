@@ -28,3 +28,10 @@ def chart_spec(element) -> dict:
 def trace_array(element, index: int, key: str) -> np.ndarray:
     """One array attribute (e.g. "z", "y") of trace `index` of an AppTest plotly_chart, decoded."""
     return np.asarray(decode(chart_spec(element)["data"][index][key]))
+
+
+def chart_by_key(at, key: str) -> dict:
+    """The figure dict of the one AppTest plotly_chart whose widget key is `key`."""
+    found = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, f"no single chart with key {key}"
+    return chart_spec(found[0])

@@ -11,7 +11,7 @@ from lstmviz.figures.stepthrough import DIM
 from lstmviz.ordering import unit_order
 from lstmviz.trace import trace_image
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_spec, decode
+from plotly_json import chart_by_key, decode
 
 PAGE = "pages/explorer.py"
 
@@ -32,11 +32,7 @@ def explorer(app):
     return app
 
 
-def chart(at, key: str) -> dict:
-    """The figure dict of the chart whose widget key is `key`."""
-    found = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, f"no single chart with key {key}"
-    return chart_spec(found[0])
+chart = chart_by_key
 
 
 def z_of(fig: dict, i: int = 0) -> np.ndarray:

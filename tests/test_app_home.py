@@ -70,3 +70,13 @@ def test_home_with_a_missing_dataset_shows_the_message(app, tmp_path, monkeypatc
 @pytest.mark.parametrize("page", PAGES)
 def test_linked_pages_exist(page):
     assert (Path(__file__).resolve().parent.parent / page).is_file()
+
+
+def test_architecture_text_follows_the_config():
+    from lstmviz.model import ModelConfig
+    from lstmviz.ui.models import describe_architecture
+
+    lstm = describe_architecture(ModelConfig())
+    gru = describe_architecture(ModelConfig(cell="gru", hidden_size=64))
+    assert "LSTM" in lstm and "128 units" in lstm and "Linear(128→10)" in lstm
+    assert "GRU" in gru and "64 units" in gru and "Linear(64→10)" in gru and "LSTM" not in gru

@@ -11,7 +11,7 @@ from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.statespace import fit_model_pca
 from lstmviz.trace import trace_image
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_spec, decode
+from plotly_json import chart_by_key, decode
 
 PAGE = "pages/state_space.py"
 
@@ -25,10 +25,7 @@ def space_page(app):
     return app
 
 
-def chart(at, key: str) -> dict:
-    found = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, f"no single chart with key {key}"
-    return chart_spec(found[0])
+chart = chart_by_key
 
 
 def selected_path(fig: dict) -> np.ndarray:

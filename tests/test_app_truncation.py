@@ -11,17 +11,14 @@ import lstmviz.truncation as tr
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_spec, decode
+from plotly_json import chart_by_key, decode
 from test_truncation import varied_model
 
 PAGE = "pages/truncation.py"
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
 
 
-def chart(at, key: str) -> dict:
-    found = [el for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, f"no single chart with key {key}"
-    return chart_spec(found[0])
+chart = chart_by_key
 
 
 def metrics(at) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..checkpoint import LoadedModel
+from ..model import ModelConfig
 
 
 def model_summary(loaded: LoadedModel) -> dict[str, str]:
@@ -16,3 +17,21 @@ def model_summary(loaded: LoadedModel) -> dict[str, str]:
         "params": f"{loaded.model.n_params():,}",
         "recipe": str(recipe.get("preset", "unknown")),
     }
+
+
+_CELL_TEXT = {
+    "lstm": "**LSTM** layer with {h} units that keeps a cell state *c* and a hidden state *h*",
+    "gru": "**GRU** layer with {h} units (no separate cell state: its gates blend the old *h* with a candidate)",
+    "rnn": "plain **tanh RNN** layer with {h} units (no gates: *h* is rewritten at every row)",
+}
+
+
+def describe_architecture(config: ModelConfig) -> str:
+    """One paragraph, in plain words, of what the given model does with a digit."""
+    cell = _CELL_TEXT[config.cell].format(h=config.hidden_size)
+    return (
+        f"A 28×28 MNIST image becomes **28 time steps of {config.input_size} numbers**: the network reads the "
+        f"rows top to bottom. Each row is projected to {config.proj_size} numbers "
+        f"(`Linear({config.input_size}→{config.proj_size})`), fed to one {cell}, and after the last row a "
+        f"`Linear({config.hidden_size}→{config.n_classes})` turns *h* into scores for the {config.n_classes} digits."
+    )
