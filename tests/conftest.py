@@ -70,3 +70,19 @@ def app():
     yield at
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def open_page(app):
+    """Open one page of the app (through app.py) with a model selected: the shipped default."""
+    from lstmviz.checkpoint import DEFAULT_CHECKPOINT
+    from lstmviz.ui.common import MODEL_KEY
+
+    def _open(page: str, model: str | Path | None = None):
+        app.session_state[MODEL_KEY] = str(model or DEFAULT_CHECKPOINT)
+        app.run()
+        app.switch_page(page).run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+
+    return _open

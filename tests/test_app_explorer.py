@@ -10,7 +10,6 @@ from lstmviz.evaluate import predict_proba
 from lstmviz.figures.stepthrough import DIM
 from lstmviz.ordering import unit_order
 from lstmviz.trace import trace_image
-from lstmviz.ui.common import MODEL_KEY
 from plotly_json import chart_by_key, decode
 
 PAGE = "pages/explorer.py"
@@ -24,12 +23,8 @@ def shipped():
 
 
 @pytest.fixture
-def explorer(app):
-    app.session_state[MODEL_KEY] = str(DEFAULT_CHECKPOINT)
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def explorer(open_page):
+    return open_page(PAGE)
 
 
 chart = chart_by_key

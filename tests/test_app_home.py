@@ -80,3 +80,12 @@ def test_architecture_text_follows_the_config():
     gru = describe_architecture(ModelConfig(cell="gru", hidden_size=64))
     assert "LSTM" in lstm and "128 units" in lstm and "Linear(128→10)" in lstm
     assert "GRU" in gru and "64 units" in gru and "Linear(64→10)" in gru and "LSTM" not in gru
+
+
+@pytest.mark.parametrize("page_file", ["pages/explorer.py", "pages/draw.py"])
+def test_every_page_runs_through_app_py(app, page_file):
+    """A page opened directly still gets app.py's navigation and sidebar model selector."""
+    app.run()
+    app.switch_page(page_file).run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="model_path").value.endswith(".safetensors")

@@ -20,12 +20,8 @@ PAGE = "pages/neurons.py"
 
 
 @pytest.fixture
-def neurons_page(app):
-    app.session_state[MODEL_KEY] = str(DEFAULT_CHECKPOINT)
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def neurons_page(open_page):
+    return open_page(PAGE)
 
 
 def element(at, key: str):

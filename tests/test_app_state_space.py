@@ -17,12 +17,8 @@ PAGE = "pages/state_space.py"
 
 
 @pytest.fixture
-def space_page(app):
-    app.session_state[MODEL_KEY] = str(DEFAULT_CHECKPOINT)
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+def space_page(open_page):
+    return open_page(PAGE)
 
 
 chart = chart_by_key

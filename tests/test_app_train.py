@@ -24,25 +24,6 @@ def models_dir(tmp_path, monkeypatch, data_dir):
         job.kill()
 
 
-@pytest.fixture(autouse=True)
-def run_app_py_on_every_page(monkeypatch):
-    """Make AppTest run app.py (and so the sidebar) after switch_page, as the server does.
-
-    AppTest resets PagesManager.uses_pages_directory before each run; with a pages/ folder it
-    then treats the app as an old-style multipage app and runs the page file alone, skipping
-    app.py and its sidebar. The server keeps the flag False once st.navigation has run.
-    """
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class NavigationPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test_module, "PagesManager", NavigationPagesManager)
-
-
 def _train_page(app: AppTest, name: str, epochs: int = 1) -> AppTest:
     app.run()
     app.switch_page("pages/train.py").run()
