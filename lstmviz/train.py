@@ -144,6 +144,8 @@ def train(
         model.init_notebook_()
     data = train_split.subset(recipe.n_train)
     n = len(data)
+    if n == 0:
+        raise ValueError("train() needs at least one training image")
     per_epoch = math.ceil(n / recipe.batch_size)
     planned = per_epoch * recipe.epochs  # the schedule always spans the whole recipe
     total = planned if max_batches is None else min(planned, max_batches)

@@ -248,3 +248,12 @@ def test_interrupted_cli_run_keeps_the_existing_checkpoint(tmp_path, data_dir, t
     assert "Traceback" not in err and "no checkpoint was written" in err
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_empty_training_set_is_a_clear_error(test_split):
+    from lstmviz.data import Split
+    from lstmviz.train import make_recipe, train
+
+    empty = Split(test_split.images[:0], test_split.labels[:0])
+    with pytest.raises(ValueError, match="at least one training image"):
+        train(empty, None, make_recipe("default", epochs=1))
