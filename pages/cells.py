@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import CheckpointError, LoadedModel, weights_hash
+from lstmviz.checkpoint import CheckpointError, LoadedModel
 from lstmviz.data import Split
 from lstmviz.evaluate import accuracy
 from lstmviz.figures.cells import accuracy_bars_figure, legend_below, sensitivity_figure
@@ -20,8 +20,9 @@ from lstmviz.memory import (
     untrained_like,
 )
 from lstmviz.model import GATES, ModelConfig
-from lstmviz.truncation import MODE_TITLES, MODES, TruncationJob, TruncationResult, split_key
+from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
 from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
+from lstmviz.ui.truncation import poll_jobs, truncation_job
 
 ensure_navigation()
 
@@ -62,23 +63,6 @@ def _sensitivity(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> np.
 @st.cache_data(show_spinner="Measuring the untrained networks…", max_entries=16)
 def _untrained_sensitivity(config: dict, n: int, _test: Split) -> np.ndarray:
     return sensitivity_curve(untrained_like(ModelConfig.from_dict(config)), _test.images[:n])
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> TruncationJob:
-    """One background truncation computation per model and test set (stored on disk when done)."""
-    return TruncationJob(_loaded, _test)
-
-
-@st.fragment(run_every=0.5)
-def _progress(jobs: dict[str, TruncationJob]) -> None:
-    """Poll the truncation jobs; rerun the page once every one has finished."""
-    status = {cell: job.status() for cell, job in jobs.items()}
-    if all(s[2] is not None or s[3] is not None for s in status.values()):
-        st.rerun()
-    for cell, (fraction, message, _, _) in status.items():
-        st.progress(fraction, text=f"{CELL_TITLES[cell]}: truncation curves over the test set (first time only): "
-                                   f"{message}")  # fmt: skip
 
 
 def load_models() -> dict[str, LoadedModel]:
@@ -183,8 +167,7 @@ def page() -> None:
         return
     test = get_split(train=False)
     accuracy_section(models, test)
-    data = split_key(test)
-    jobs = {c: _job(m.sha256 or weights_hash(m.model), data, m, test) for c, m in models.items()}
+    jobs = {c: truncation_job(m, test) for c, m in models.items()}
     for job in jobs.values():
         job.wait(0.5)  # results already on disk load at once: no progress bar flashes
     status = {c: job.status() for c, job in jobs.items()}  # (fraction, message, result, error)
@@ -195,7 +178,7 @@ def page() -> None:
     pending = {c: jobs[c] for c, s in status.items() if s[2] is None and s[3] is None}
     if pending:
         st.subheader("Truncation: accuracy when only the first k rows are fed")
-        _progress(pending)
+        poll_jobs({CELL_TITLES[c]: job for c, job in pending.items()}, "truncation curves over the test set (first time only)")
     elif results:
         truncation_section(models, results)
     memory_section(models, test, results if results and not pending else None)

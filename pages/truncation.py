@@ -3,11 +3,17 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import LoadedModel, weights_hash
 from lstmviz.data import Split
-from lstmviz.figures.truncation import confusion_figure, curves_figure, decision_figure, per_class_figure, seen_strip
-from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationJob, TruncationResult, as_seen, split_key
+from lstmviz.figures.truncation import (
+    confusion_figure,
+    curves_figure,
+    decision_figure,
+    per_class_figure,
+    seen_strip,
+)
+from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui.common import current_model, ensure_navigation, get_split
+from lstmviz.ui.truncation import forget_jobs, poll_jobs, truncation_job
 
 ensure_navigation()
 
@@ -21,21 +27,6 @@ EXPLAIN = {
     "occlusion": "The network reads all 28 steps, but the rows after k are **blanked**, as if the bottom of the "
                  "digit were covered; it answers at step 28.",
 }
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> TruncationJob:
-    """One background computation per model and test set (shared by every session)."""
-    return TruncationJob(_loaded, _test)
-
-
-@st.fragment(run_every=0.5)
-def _progress(job: TruncationJob) -> None:
-    """Poll the background job; rerun the whole page once it has finished."""
-    fraction, message, result, error = job.status()
-    if result is not None or error is not None:
-        st.rerun()
-    st.progress(fraction, text=f"Computing the curves for this model over the test set (first time only): {message}")
 
 
 def _examples(test: Split) -> np.ndarray:
@@ -102,16 +93,16 @@ def page() -> None:
     )
     loaded = current_model()
     test = get_split(train=False)
-    job = _job(weights_hash(loaded.model), split_key(test), loaded, test)
+    job = truncation_job(loaded, test)
     fraction, message, result, error = job.status()
     if error is not None:
         st.error(f"The truncation curves could not be computed: {error}")
         if st.button("Try again", key="trunc_retry"):
-            _job.clear()
+            forget_jobs()
             st.rerun()
         return
     if result is None:
-        _progress(job)
+        poll_jobs({"": job}, "Computing the curves for this model over the test set (first time only)")
         return
     show(result, test)
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plotly_json import chart_spec, decode
+from test_app_draw import (  # the draw page's canvas helpers
+    SEVEN,
+    draw_on_canvas,
+    stroke_picture,
+)
 
 from lstmviz.attribution import integrated_gradients, occlusion
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from lstmviz.preprocess import canvas_to_mnist
 from lstmviz.trace import trace_image
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_spec, decode
-from test_app_draw import SEVEN, draw_on_canvas, stroke_picture  # the draw page's canvas helpers
 
 PAGE = "pages/explorer.py"
 

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from plotly_json import chart_spec, decode
 
 import lstmviz.memory as memory
 from lstmviz.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
@@ -13,7 +14,6 @@ from lstmviz.evaluate import accuracy
 from lstmviz.memory import CELL_TITLES, relative, sensitivity_curve, untrained_like
 from lstmviz.model import CELLS, ModelConfig, build_model
 from lstmviz.truncation import CACHE_ENV_VAR, MODES, truncation_curves
-from plotly_json import chart_spec, decode
 
 PAGE = "pages/cells.py"
 CHARTS = ("cells_fig_accuracy", "cells_fig_truncation", "cells_fig_sensitivity", "cells_fig_memory")

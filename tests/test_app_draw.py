@@ -8,11 +8,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from plotly_json import trace_array
 
 from lstmviz.checkpoint import load_checkpoint
 from lstmviz.evaluate import predict_proba
 from lstmviz.preprocess import canvas_to_mnist
-from plotly_json import trace_array
 
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 

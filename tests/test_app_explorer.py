@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plotly_json import chart_by_key, decode
 
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from lstmviz.evaluate import predict_proba
-from lstmviz.figures.stepthrough import DIM
 from lstmviz.ordering import unit_order
 from lstmviz.trace import trace_image
-from plotly_json import chart_by_key, decode
 
 PAGE = "pages/explorer.py"
 

@@ -6,15 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from plotly_json import chart_spec, decode
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from lstmviz.model import ModelConfig, build_model
-from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.neurons import class_profile, unit_values
+from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.statespace import balanced_sample, collect_states
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_spec, decode
 
 PAGE = "pages/neurons.py"
 

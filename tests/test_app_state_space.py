@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from plotly_json import chart_by_key, decode
 
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from lstmviz.model import ModelConfig, build_model
@@ -11,7 +12,6 @@ from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.statespace import fit_model_pca
 from lstmviz.trace import trace_image
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_by_key, decode
 
 PAGE = "pages/state_space.py"
 

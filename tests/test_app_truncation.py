@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 import pytest
+from plotly_json import chart_by_key, decode
+from test_truncation import varied_model
 
 import lstmviz.truncation as tr
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
-from plotly_json import chart_by_key, decode
-from test_truncation import varied_model
 
 PAGE = "pages/truncation.py"
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}

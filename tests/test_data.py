@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstmviz.data import ENV_VAR, RAW_FILES, DataUnavailableError, Split, load_mnist, load_split, resolve_data_dir
+from lstmviz.data import (
+    ENV_VAR,
+    RAW_FILES,
+    DataUnavailableError,
+    Split,
+    load_mnist,
+    load_split,
+    resolve_data_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,14 @@ import pytest
 
 from lstmviz.figures import stepthrough as S
 from lstmviz.model import GATES, ModelConfig, build_model
-from lstmviz.ordering import ORDERS, correlation, order_by_change, order_by_final, order_by_similarity, unit_order
+from lstmviz.ordering import (
+    ORDERS,
+    correlation,
+    order_by_change,
+    order_by_final,
+    order_by_similarity,
+    unit_order,
+)
 from lstmviz.trace import Trace, trace_image
 
 T, F = 28, 28

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmviz.figures.neurons import changes_figure, class_profile_figure, top_digits_figure, unit_map_figure
+from lstmviz.figures.neurons import (
+    changes_figure,
+    class_profile_figure,
+    top_digits_figure,
+    unit_map_figure,
+)
 from lstmviz.model import ModelConfig, build_model
 from lstmviz.neurons import (
     class_profile,

@@ -1,0 +1,34 @@
+"""The truncation curves' background computation, shared by every page and session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..checkpoint import LoadedModel, weights_hash
+from ..data import Split
+from ..truncation import TruncationJob, split_key
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> TruncationJob:
+    return TruncationJob(_loaded, _test)
+
+
+def truncation_job(loaded: LoadedModel, test: Split) -> TruncationJob:
+    """One background computation per model weights and test set (its result is stored on disk)."""
+    return _job(weights_hash(loaded.model), split_key(test), loaded, test)
+
+
+def forget_jobs() -> None:
+    """Drop the jobs (e.g. to retry after an error)."""
+    _job.clear()
+
+
+@st.fragment(run_every=0.5)
+def poll_jobs(jobs: dict[str, TruncationJob], text: str) -> None:
+    """A progress bar per job, `text` before each message; rerun the page once all have finished."""
+    status = {label: job.status() for label, job in jobs.items()}  # (fraction, message, result, error)
+    if all(s[2] is not None or s[3] is not None for s in status.values()):
+        st.rerun()
+    for label, (fraction, message, _, _) in status.items():
+        st.progress(fraction, text=f"{label}{': ' if label else ''}{text}: {message}")
