@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 INK = "Greys"
-# One colour per digit class 0..9, the same on every page (the explorer's DIGIT_COLOURS).
+# One colour per digit class 0..9, the same on every page.
 CLASS_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from .common import CLASS_COLORS
+
 # Classroom-projector styling: large fonts, one colour per digit, fixed colour scales.
 FONT = dict(size=15)
 TITLE_FONT = dict(size=18)
-DIGIT_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-)  # fmt: skip
 DIVERGING = "RdBu_r"  # h, c, candidate: blue < 0 < red, white at 0
 SEQUENTIAL = "Viridis"  # sigmoid gates in [0, 1]
 MARK = "#ff8c00"  # the current row / step
@@ -227,7 +225,7 @@ def _prob_bar(p: np.ndarray, k: int, focus: int, axis: str = "") -> dict:
     n_classes = p.shape[1]
     return dict(
         type="bar", x=[str(c) for c in range(n_classes)], y=values, xaxis=f"x{axis}", yaxis=f"y{axis}", name="now",
-        marker=dict(color=[DIGIT_COLOURS[c % 10] for c in range(n_classes)],
+        marker=dict(color=[CLASS_COLORS[c % 10] for c in range(n_classes)],
                     line=dict(color=["#111" if c == focus else "rgba(0,0,0,0)" for c in range(n_classes)], width=3)),
         text=[f"{v:.2f}" if v >= 0.05 else "" for v in values], textposition="outside", cliponaxis=False,
         hovertemplate="digit %{x}: %{y:.3f}<extra></extra>",
@@ -241,7 +239,7 @@ def _prob_lines(p: np.ndarray, k: int, focus: int, axis: str = "") -> list[dict]
     steps = np.arange(1, p.shape[0] + 1)
     return [
         dict(type="scatter", x=steps, y=shown[:, c], mode="lines", name=str(c), xaxis=f"x{axis}", yaxis=f"y{axis}",
-             opacity=1.0 if c == focus else 0.6, line=dict(color=DIGIT_COLOURS[c % 10], width=6 if c == focus else 2),
+             opacity=1.0 if c == focus else 0.6, line=dict(color=CLASS_COLORS[c % 10], width=6 if c == focus else 2),
              hovertemplate=f"digit {c}<br>step %{{x}}: %{{y:.3f}}<extra></extra>")
         for c in range(p.shape[1])
     ]  # fmt: skip
@@ -448,7 +446,7 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
         final.append(c_last / symmetric_range(c_last))
     n_classes = trace.probs.shape[-1]
     classes = [str(c) for c in range(n_classes)]
-    colours = [DIGIT_COLOURS[c % 10] for c in range(n_classes)]
+    colours = [CLASS_COLORS[c % 10] for c in range(n_classes)]
     grey = dict(type="heatmap", colorscale="Greys", zmin=0, zmax=1, showscale=False)
     diverging = dict(type="heatmap", colorscale=DIVERGING, zmid=0, showscale=False)
     step_unit = "step %{y}, unit %{x}: %{z:.2f}<extra></extra>"
