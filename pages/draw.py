@@ -17,7 +17,6 @@ CANVAS_PX = 280  # 10 screen pixels per MNIST pixel
 INK, PAPER = "#FFFFFF", "#000000"
 SOURCES = {"draw": "Draw", "upload": "Upload a picture"}
 CLEAR_KEY = "draw_canvas_gen"
-LAST_KEY = "draw_last_image"
 PREVIEW_CAPTION = (
     f"Made exactly as MNIST was: crop to the ink, fit into {BOX}×{BOX} keeping the aspect ratio (dashed box), "
     "paste into 28×28 and shift so the **centre of mass** (orange ×) sits at MNIST's centre (green +)."
@@ -73,14 +72,6 @@ def uploaded_image() -> tuple[np.ndarray | None, str | None]:
         return None, None
 
 
-def _restart_steps_if_new(image: np.ndarray, n_steps: int) -> None:
-    """A new drawing starts the step-through at its end (the final answer)."""
-    digest = hash(image.tobytes())
-    if st.session_state.get(LAST_KEY) != digest:
-        st.session_state[LAST_KEY] = digest
-        st.session_state["draw_step"] = n_steps
-
-
 def page() -> None:
     st.title("Draw a digit")
     st.markdown(
@@ -108,15 +99,12 @@ def page() -> None:
         trace = cached_trace(loaded, image)
         guess = int(trace.prediction)
         st.metric("The model reads", guess, f"p = {trace.probs[-1, guess]:.2f}", delta_color="off", delta_arrow="off")
-        st.plotly_chart(probs_bar_figure(trace.probs, trace.n_steps, None, height=300), key="draw_probs",
+        st.plotly_chart(probs_bar_figure(trace.probs, trace.n_steps, None, height=280), key="draw_probs",
                         config={"displayModeBar": False})  # fmt: skip
-    st.divider()
     st.subheader("Watch the network read your digit")
-    _restart_steps_if_new(image, trace.n_steps)
-    render_stepthrough(trace, image, None, "draw_")
-    st.divider()
-    st.subheader("Which rows mattered?")
-    render_attribution(loaded, image, guess, "draw_")
+    render_stepthrough(trace, image, None, "draw_", start=trace.n_steps, tabs={  # a new drawing opens at its end
+        "Which rows mattered?": lambda: render_attribution(loaded, image, guess, "draw_"),
+    })  # fmt: skip
 
 
 page()

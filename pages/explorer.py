@@ -68,9 +68,8 @@ def pick_index(test: Split, loaded: LoadedModel) -> int:
 def page() -> None:
     st.title("Step-through explorer")
     st.markdown(
-        "Pick a handwritten digit from the test set and step through the **28 rows** the network reads. "
-        "Every view below follows the step slider; **▶ Play all rows** under the main figure animates the whole "
-        "reading."
+        "Pick a handwritten digit from the test set and step through the **28 rows** the network reads: one step "
+        "control (▶ Play, ◀ Prev / Next ▶, the slider or the ← → keys) moves every view together."
     )
     loaded = current_model()
     test = get_split(train=False)
@@ -80,16 +79,12 @@ def page() -> None:
     trace = cached_trace(loaded, image)
     prediction = int(trace.prediction)
     confidence = float(trace.probs[-1, prediction])
-    cols = st.columns(4)
-    cols[0].metric("Test digit", f"#{index}")
-    cols[1].metric("True label", label)
-    cols[2].metric("Model's answer", prediction, f"p = {confidence:.2f}", delta_color="off", delta_arrow="off")
-    cols[3].metric("Verdict", "correct ✓" if prediction == label else "wrong ✗")
-    st.divider()
-    render_stepthrough(trace, image, label, "exp_")
-    st.divider()
-    st.subheader("Which rows mattered?")
-    render_attribution(loaded, image, prediction, "exp_")
+    verdict = "correct ✓" if prediction == label else "wrong ✗"
+    st.markdown(f"**Test digit #{index}** · true label **{label}** · the model answers **{prediction}** "
+                f"(p = {confidence:.2f}) · {verdict}")  # fmt: skip
+    render_stepthrough(trace, image, label, "exp_", tabs={
+        "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
+    })  # fmt: skip
 
 
 page()

@@ -23,15 +23,17 @@ def input_preview_figure(image: np.ndarray, height: int = 340) -> go.Figure:
         rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
         shapes.append(dict(type="rect", x0=cols[0] - 0.5, x1=cols[-1] + 0.5, y0=rows[0] - 0.5, y1=rows[-1] + 0.5,
                            line=dict(color="#1f77b4", width=2, dash="dash")))  # fmt: skip
-    cy, cx = centre_of_mass(img)
-    marks = [
-        dict(type="scatter", x=[CENTRE], y=[CENTRE], mode="markers", name="MNIST centre",
-             marker=dict(symbol="cross-thin", size=22, line=dict(color="#2ca02c", width=2)),
-             hovertemplate="centre of the 28×28 field<extra></extra>"),
-        dict(type="scatter", x=[cx], y=[cy], mode="markers", name="centre of mass",
-             marker=dict(symbol="x-thin", size=14, line=dict(color=MARK, width=3)),
-             hovertemplate="centre of mass: row %{y:.1f}, column %{x:.1f}<extra></extra>"),
-    ]  # fmt: skip
+    marks = []
+    if ink.any():  # nothing to centre before anything is drawn
+        cy, cx = centre_of_mass(img)
+        marks = [
+            dict(type="scatter", x=[CENTRE], y=[CENTRE], mode="markers", name="MNIST centre",
+                 marker=dict(symbol="cross-thin", size=22, line=dict(color="#2ca02c", width=2)),
+                 hovertemplate="centre of the 28×28 field<extra></extra>"),
+            dict(type="scatter", x=[cx], y=[cy], mode="markers", name="centre of mass",
+                 marker=dict(symbol="x-thin", size=14, line=dict(color=MARK, width=3)),
+                 hovertemplate="centre of mass: row %{y:.1f}, column %{x:.1f}<extra></extra>"),
+        ]  # fmt: skip
     axis = dict(showticklabels=False, showgrid=False, zeroline=False, showline=False, ticks="", constrain="domain")
     layout = dict(
         title=dict(text="The model's input (28×28)", font=TITLE_FONT, x=0.01, xanchor="left"),

@@ -482,5 +482,5 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
     for left, right in zip(domains, domains[1:]):
         layout["annotations"].append(dict(text="➜", showarrow=False, font=dict(size=22, color="#888"), yref="paper",
                                           y=0.5, xref="paper", x=(left[1] + right[0]) / 2))  # fmt: skip
-    title = f"Anatomy: one digit through the network ({trace.rows.shape[0]} steps)"
+    title = f"One digit through the network, {trace.rows.shape[0]} steps: every shape along the way"
     return _figure(traces, layout, title, height, showlegend=False, margin=dict(l=10, r=10, t=100, b=10))

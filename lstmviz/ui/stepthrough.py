@@ -1,30 +1,42 @@
-"""The step-through component: watch the network read one digit row by row.
+"""The step-through component: watch the network read one digit row by row, stepped in the browser.
 
-`render_stepthrough` is used by the explorer (test digits) and the draw page (drawn digits):
-it takes a trace and an image, never a dataset index.
+`render_stepthrough` is used by the explorer (test digits) and the draw page (drawn digits): it takes a
+trace and an image, never a dataset index. The whole trace goes to the browser once per digit, model and
+unit order (`lstmviz.figures.stepper.stepper_payload`); the browser component (`stepper/stepper.js`)
+draws every step-dependent view and steps them together (Prev / Next / slider / arrow keys / Play)
+without rerunning the script. A click on a cell of the h, c or gate heatmaps comes back as component
+state: `clicked_cell(key_prefix)` returns it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import streamlit as st
 
 from ..figures import stepthrough as figs
+from ..figures.stepper import settle_step, stepper_payload
 from ..ordering import ORDERS, unit_order
 from ..trace import Trace
 
-PLAY_MS = 300  # time per step when the main figure plays
+ASSETS = Path(__file__).with_name("stepper")
+_STEPPER = st.components.v2.component(
+    "lstmviz_stepper",
+    css=(ASSETS / "stepper.css").read_text(encoding="utf-8"),
+    js=(ASSETS / "stepper.js").read_text(encoding="utf-8"),
+)
 CHART_CONFIG = {"displayModeBar": False}
 
 CAPTIONS = {
     "reading": "The network reads the image **one row per step, top to bottom**: faded rows are still to come and "
-    "the orange box is the row read at this step. The bars are what it would answer **if reading stopped "
-    "here** (softmax of `Linear(h)`; the outlined bar is the {who}). Probabilities often **settle before "
-    "the last row**: once the telling strokes (a loop, a bar, a closing curve) have been read, the "
-    "bottom rows are mostly blank and change little, and the memory carries the decision to the end. **▶ Play "
-    "all rows** animates all {T} steps in your browser; the slider above moves every view on this page.",
+    "the orange box is the row read at this step. The probabilities are what it would answer **if reading "
+    "stopped here** (softmax of `Linear(h)`; the thick line and the outlined bar are the {who}). They often "
+    "**settle before the last row**: once the telling strokes (a loop, a bar, a closing curve) have been read, "
+    "the bottom rows are mostly blank and change little, and the memory carries the decision to the end. "
+    "**▶ Play**, **◀ Prev / Next ▶**, the slider and the ← → keys move every view together, in your browser.",
     "row": "These {F} pixel values are **all the network receives at this step**. `Linear({F}→{P})` turns them "
     "into {P} numbers that enter the {cell}.",
     "state_bars_lstm": "Every unit's value right now. **h = o · tanh(c) always stays in (−1, 1)**, "
@@ -33,7 +45,8 @@ CAPTIONS = {
     "state_bars_other": "Every unit's value right now. In a {cell}, h is squashed by tanh at every step, "
     "so it stays in (−1, 1); there is no separate cell state c.",
     "h": "One row per unit, one column per step: **red positive, blue negative, white near 0**. The grey area "
-    "is the steps not read yet; the orange box is the current step. Same colours (±1) at every step.",
+    "is the steps not read yet; the orange box is the current step. Same colours (±1) at every step. "
+    "Click a cell to inspect that unit at that step.",
     "c": "The **cell state c is the LSTM's long-term memory**. Colours run to ±{cmax:.1f} (the largest |c| of "
     "this digit) because c is not squashed. Units that hold a steady colour over many steps are "
     "remembering something.",
@@ -44,96 +57,100 @@ CAPTIONS = {
     "gates_gru": "Gates are numbers between 0 and 1 that multiply. **Update ≈ 1 keeps the old h, ≈ 0 replaces it by "
     "the candidate. Reset ≈ 0 makes the candidate ignore the old h.** The candidate (−1..1) is the "
     "proposed new h.",
-    "gates_rnn": "A plain RNN has no gates: it cannot choose to keep or ignore, so early rows fade from its memory.",
+    "gates_rnn": "A plain RNN has **no gates**: h = tanh(W·x + U·h + b) is rewritten at every step, so it cannot "
+    "choose to keep or ignore, and early rows fade from its memory.",
     "order": "Units have no natural order. Sorting them (the same order in every view) makes groups that act "
-    "together visible: *similar* puts correlated units next to each other, *change* sorts by the step of "
+    "together visible: 'similar' puts correlated units next to each other, 'change' sorts by the step of "
     "their biggest jump.",
 }
 
 
-def _keys(prefix: str) -> dict[str, str]:
-    return {name: f"{prefix}{name}" for name in ("step", "order", "prev", "next")}
+def stepper_key(key_prefix: str) -> str:
+    """The widget key of the step-through component on a page (e.g. "exp_stepper")."""
+    return f"{key_prefix}stepper"
 
 
-def _shift(step_key: str, delta: int, n_steps: int) -> None:
-    st.session_state[step_key] = int(np.clip(st.session_state.get(step_key, n_steps) + delta, 0, n_steps))
-
-
-def _chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
-
-
-def render_stepthrough(trace: Trace, image: np.ndarray, label: int | None, key_prefix: str) -> None:
-    """Step controls, synchronised views of h, c, gates and probabilities with captions, and the anatomy panel.
-
-    The step-dependent part is a fragment: moving the step reruns only it. The main figure carries
-    Plotly animation frames, so its Play button animates all the steps in the browser.
-    """
-    st.fragment(_step_views)(trace, np.asarray(image, dtype=np.float32), label, key_prefix)
-    _anatomy(trace, image, key_prefix)
-
-
-def _controls(n_steps: int, keys: dict[str, str]) -> int:
-    """Prev / next buttons and the step slider; returns the step k in 0..n_steps."""
-    step_key = keys["step"]
-    if step_key not in st.session_state:
-        st.session_state[step_key] = n_steps // 2
-    b_prev, b_next, slider = st.columns([1, 1, 10], vertical_alignment="bottom")
-    b_prev.button("◀ Prev", key=keys["prev"], on_click=_shift, args=(step_key, -1, n_steps), width="stretch")
-    b_next.button("Next ▶", key=keys["next"], on_click=_shift, args=(step_key, 1, n_steps), width="stretch")
-    return int(slider.slider("Rows read (step)", 0, n_steps, key=step_key))
-
-
-def _status(trace: Trace, k: int, label: int | None) -> None:
+def opening_note(trace: Trace, start: int) -> str:
+    """What the first screen shows, and where the answer settles, computed from the trace."""
     n = trace.n_steps
-    if k == 0:
-        st.markdown(f"#### Step 0 of {n}: nothing read yet")
-        return
-    p = trace.probs[k - 1]
-    guess = int(p.argmax())
-    verdict = "" if label is None else (" ✓" if guess == label else " ✗")
-    st.markdown(f"#### Step {k} of {n}: rows 1–{k} read · best guess now **{guess}** (p = {p[guess]:.2f}){verdict}")
+    settle = settle_step(trace.probs)
+    final = int(trace.prediction)
+    where = f"Opens at the last row (step {start} of {n}): the model's answer." if start == n else (
+        f"Opens at step {start} of {n}.")  # fmt: skip
+    if settle == 1:
+        return f"{where} Its best guess is **{final}** from the very first row and never changes."
+    return (f"{where} The answer **settles at step {settle}**: from row {settle} on, the best guess stays "
+            f"**{final}**.")  # fmt: skip
 
 
-def _step_views(trace: Trace, image: np.ndarray, label: int | None, key_prefix: str) -> None:
-    keys = _keys(key_prefix)
-    k = _controls(trace.n_steps, keys)
-    top_left, top_right = st.columns([3, 2], vertical_alignment="bottom")
-    with top_left:
-        _status(trace, k, label)
-    with top_right:
-        method = st.selectbox("Order the units", list(ORDERS), format_func=ORDERS.get, key=keys["order"],
-                              help=CAPTIONS["order"])  # fmt: skip
-    order = unit_order(trace.h, method)
+def captions_for(trace: Trace, label: int | None) -> dict[str, str]:
+    """The teaching captions of every view, filled in with this trace's shapes."""
     cell = trace.cell.upper()
     who = "true class" if label is not None else "final prediction"
+    return {
+        "reading": CAPTIONS["reading"].format(who=who),
+        "row": CAPTIONS["row"].format(F=trace.rows.shape[-1], P=trace.projected.shape[-1], cell=cell),
+        "state_bars": (CAPTIONS["state_bars_lstm"] if trace.c is not None else CAPTIONS["state_bars_other"]).format(
+            cell=cell),  # fmt: skip
+        "h": CAPTIONS["h"],
+        "c": CAPTIONS["c"].format(cmax=figs.symmetric_range(trace.c)),
+        "no_c": CAPTIONS["no_c"].format(cell=cell) if trace.c is None else "",
+        "gates": CAPTIONS.get(f"gates_{trace.cell}", ""),
+    }
 
-    _chart(figs.reading_figure(image, trace.probs, k, label, frame_ms=PLAY_MS), f"{key_prefix}fig_reading")
-    st.caption(CAPTIONS["reading"].format(who=who, T=trace.n_steps))
 
-    c_max = figs.symmetric_range(trace.c)
-    col_row, col_state = st.columns([1, 1.4])
-    with col_row:
-        _chart(figs.row_input_figure(trace.rows, k), f"{key_prefix}fig_row")
-        st.caption(CAPTIONS["row"].format(F=trace.rows.shape[-1], P=trace.projected.shape[-1], cell=cell))
-    with col_state:
-        _chart(figs.state_bars_figure(trace.h, trace.c, k, order, c_max=c_max), f"{key_prefix}fig_state_bars")
-        bars_caption = CAPTIONS["state_bars_lstm"] if trace.c is not None else CAPTIONS["state_bars_other"]
-        st.caption(bars_caption.format(cell=cell))
+def render_stepthrough(
+    trace: Trace,
+    image: np.ndarray,
+    label: int | None,
+    key_prefix: str,
+    start: int | None = None,
+    tabs: dict[str, Callable[[], None]] | None = None,
+) -> dict | None:
+    """The unit-order setting, the in-browser step-through of every view, then secondary tabs
+    (`tabs`: title -> function drawing it, followed by the anatomy tab).
 
-    col_h, col_c = st.columns(2)
-    with col_h:
-        _chart(figs.state_heatmap_figure(trace.h, k, order, "h", zmax=1.0), f"{key_prefix}fig_h")
-        st.caption(CAPTIONS["h"])
-    with col_c:
-        if trace.c is not None:
-            _chart(figs.state_heatmap_figure(trace.c, k, order, "c", zmax=c_max), f"{key_prefix}fig_c")
-            st.caption(CAPTIONS["c"].format(cmax=c_max))
-        else:
-            st.info(CAPTIONS["no_c"].format(cell=cell))
+    start: the step shown first for a new digit (default: the last step, the answer). Returns the last
+    clicked heatmap cell, {"view": "h" | "c" | gate name, "unit": int, "step": int}, or None.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    n = trace.n_steps
+    start = n if start is None else int(np.clip(start, 0, n))
+    order_col = st.columns([3, 1], vertical_alignment="bottom")
+    with order_col[1]:
+        method = st.selectbox("Order the units", list(ORDERS), format_func=ORDERS.get, key=f"{key_prefix}order",
+                              help=CAPTIONS["order"])  # fmt: skip
+    order_col[0].markdown(opening_note(trace, start))
+    order = unit_order(trace.h, method)
+    payload = stepper_payload(trace, image, label, order, start=start, captions=captions_for(trace, label))
+    _STEPPER(key=stepper_key(key_prefix), data=payload, default={"cell": None}, on_cell_change=_ignore,
+             height="content")  # fmt: skip
+    sections = dict(tabs or {})
+    sections["Anatomy"] = lambda: _anatomy(trace, image, key_prefix)
+    for tab, draw in zip(st.tabs(list(sections)), sections.values()):
+        with tab:
+            draw()
+    return clicked_cell(key_prefix)
 
-    _chart(figs.gates_figure(trace.gates, trace.gate_names, k, order), f"{key_prefix}fig_gates")
-    st.caption(CAPTIONS.get(f"gates_{trace.cell}", ""))
+
+def _ignore() -> None:
+    """Callback of the component's "cell" state (a callback is what makes the state valid)."""
+
+
+def clicked_cell(key_prefix: str) -> dict | None:
+    """The heatmap cell last clicked in the step-through on this page, or None.
+
+    {"view": "h" | "c" | a gate name ("input", "forget", "candidate", "output", "reset", "update"),
+     "unit": the unit's index in the model (not its position in the chosen order), "step": 1..T}.
+    """
+    state = st.session_state.get(stepper_key(key_prefix))
+    cell = state.get("cell") if hasattr(state, "get") else None
+    if not isinstance(cell, dict):
+        return None
+    try:
+        return {"view": str(cell["view"]), "unit": int(cell["unit"]), "step": int(cell["step"])}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -148,8 +165,8 @@ def _fingerprint(trace: Trace, image: np.ndarray) -> str:
 
 
 def _anatomy(trace: Trace, image: np.ndarray, key_prefix: str) -> None:
-    st.subheader("Anatomy: the shapes along the way")
-    _chart(_anatomy_figure(_fingerprint(trace, image), image, trace), f"{key_prefix}fig_anatomy")
+    st.plotly_chart(_anatomy_figure(_fingerprint(trace, image), image, trace), key=f"{key_prefix}fig_anatomy",
+                    config=CHART_CONFIG)  # fmt: skip
     stages = figs.anatomy_stages(image, trace)
     st.dataframe(
         {
