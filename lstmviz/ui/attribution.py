@@ -72,7 +72,7 @@ def render_attribution(loaded: LoadedModel, image: np.ndarray, target: int, key_
     except ValueError as exc:
         st.error(f"No attribution for this input: {exc}")
         return
-    label = f"drop in {score}" if method == "occlusion" else f"share of the {score}"
+    label = f"row's effect on the {score} (drop when blanked)" if method == "occlusion" else f"share of the {score}"
     title = f"Which rows mattered for {cls}? ({METHOD_TITLES[method].lower()})"
     fig = row_attribution_figure(image, result.rows, result.pixels if overlay else None, title, label)
     st.plotly_chart(fig, key=f"{key_prefix}attr_fig", config=CHART_CONFIG)

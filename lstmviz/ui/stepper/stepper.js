@@ -186,10 +186,11 @@ class Stepper {
 
     // row 4: the gates
     if (D.gates.length) {
+      el("div", "lsv-section", this.root, `Gates: ${d.n_units} units × ${d.n_steps} steps, the same unit order`);
       const r4 = el("div", "lsv-row lsv-gates", this.root);
       const n = D.gates.length;
       const gW = Math.floor((W - 12 * (n - 1) - 4) / n);
-      this.gateMaps = D.gates.map((g, i) => this.heatmapView(r4, g, gW, mapH, i === 0));
+      this.gateMaps = D.gates.map((g, i) => this.heatmapView(r4, g, gW, mapH, i === 0, true));
     } else {
       this.gateMaps = [];
     }
@@ -262,7 +263,7 @@ class Stepper {
     off.height = n;
     const img = off.getContext("2d").createImageData(m, n);
     for (let i = 0; i < n * m; i++) {
-      const g = Math.round(255 * Math.max(0, Math.min(1, D.image.v[i])));
+      const g = Math.round(255 * (1 - Math.max(0, Math.min(1, D.image.v[i])))); // ink black on white, as the figures
       img.data.set([g, g, g, 255], i * 4);
     }
     off.getContext("2d").putImageData(img, 0, 0);
@@ -411,11 +412,11 @@ class Stepper {
     };
   }
 
-  heatmapView(parent, spec, w, h, withUnits) {
+  heatmapView(parent, spec, w, h, withUnits, short) {
     const d = this.d;
     const T = d.n_steps, H = d.n_units;
     const M = spec.m;
-    const v = this.panel(parent, spec.name, `${spec.title}: ${H} units × ${T} steps`, w);
+    const v = this.panel(parent, spec.name, short ? spec.title : `${spec.title}: ${H} units × ${T} steps`, w);
     const scale = this.scales[spec.scale](spec.range);
     this.legend(v.t, scale, spec.range);
     const ctx = setupCanvas(v.canvas, w, h);
