@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from plotly_json import trace_array
+from plotly_json import chart_spec, trace_array
 
 from lstmviz.checkpoint import load_checkpoint
 from lstmviz.evaluate import predict_proba
+from lstmviz.figures.stepper import decode_matrix
 from lstmviz.preprocess import canvas_to_mnist
 
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
@@ -51,10 +53,14 @@ def chart_keys(at) -> set[str]:
     return {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
 
 
+def stepper_data(at) -> dict | None:
+    """The data of the explorer's step-through component with the draw page's key, or None if absent."""
+    found = [c for c in at.get("bidi_component") if c.proto.id.endswith("draw_stepper")]
+    return json.loads(found[0].proto.json) if found else None
+
+
 def stepthrough_shown(at) -> bool:
-    """The explorer's step-through component is on the page with the draw page's keys."""
-    views = {k for k in chart_keys(at) if k.startswith("draw_fig_")}
-    return len(views) >= 4 and any(s.key == "draw_step" for s in at.slider)
+    return stepper_data(at) is not None
 
 
 @pytest.fixture
@@ -73,6 +79,8 @@ def test_empty_canvas_asks_to_draw(draw_page):
     assert not at.error and not at.metric
     assert "draw_preview" not in chart_keys(at) and not stepthrough_shown(at)
     assert at.slider(key="draw_stroke").value == 22
+    empty = chart_spec(chart(at, "draw_preview_empty"))
+    assert [t["type"] for t in empty["data"]] == ["heatmap"]  # no orange × or green + before anything is drawn
 
 
 def test_drawing_shows_preview_prediction_and_stepthrough(draw_page):
@@ -88,8 +96,18 @@ def test_drawing_shows_preview_prediction_and_stepthrough(draw_page):
     assert at.metric[0].value == str(int(probs.argmax())) == "7"
     bars = trace_array(chart(at, "draw_probs"), 0, "y")
     assert np.allclose(bars, probs, atol=1e-4)
-    assert stepthrough_shown(at)
-    assert at.slider(key="draw_step").value == 28
+    payload = stepper_data(at)
+    assert payload["start"] == payload["n_steps"] == 28  # a new drawing opens at its end
+    assert payload["label"] is None and payload["prediction"] == 7
+    assert np.allclose(decode_matrix(payload["image"]), expected, atol=1e-4)
+    assert np.allclose(decode_matrix(payload["probs"])[-1], probs, atol=1e-4)
+
+    one = stroke_picture([(140, 40), (140, 240)])  # another drawing: the component gets its trace
+    draw_on_canvas(at, one)
+    at.run()
+    again = stepper_data(at)
+    assert again["id"] != payload["id"] and again["start"] == 28
+    assert np.allclose(decode_matrix(again["image"]), canvas_to_mnist(one), atol=1e-4)
 
 
 def test_clear_returns_to_the_prompt(draw_page):

@@ -261,3 +261,133 @@ def test_columns_cover_the_width_in_order():
     assert domains[0][0] == 0.0 and domains[-1][1] == pytest.approx(1.0)
     assert all(a[1] < b[0] for a, b in zip(domains, domains[1:]))
     assert (domains[1][1] - domains[1][0]) == pytest.approx(2 * (domains[0][1] - domains[0][0]))
+
+
+# ---------------------------------------------------------------- the in-browser stepper's payload
+
+
+def stepper_views(payload: dict) -> dict[str, np.ndarray]:
+    """Every matrix of a payload, decoded: image, rows, probs, and each state and gate by name."""
+    from lstmviz.figures.stepper import decode_matrix
+
+    views = {name: decode_matrix(payload[name]) for name in ("image", "rows", "probs")}
+    for item in payload["states"] + payload["gates"]:
+        views[item["name"]] = decode_matrix(item["values"])
+    return views
+
+
+def view_at(values: np.ndarray, k: int) -> np.ndarray:
+    """What a view shows at step k: the rows (steps) read so far."""
+    return values[:k]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("method", ["index", "similarity"])
+def test_stepper_payload_carries_every_view_of_every_step(cell, method):
+    from lstmviz.figures.stepper import stepper_payload
+
+    tr = synthetic_trace(cell, hidden=12, seed=7)
+    image = np.random.default_rng(8).uniform(0, 1, (28, 28)).astype(np.float32)
+    order = unit_order(tr.h, method)
+    payload = stepper_payload(tr, image, 3, order)
+    views = stepper_views(payload)
+    assert payload["n_steps"] == T and payload["n_units"] == 12 and payload["order"] == order.tolist()
+    assert [s["name"] for s in payload["states"]] == (["h", "c"] if cell == "lstm" else ["h"])
+    assert [g["name"] for g in payload["gates"]] == list(GATES[cell])
+    expected = {"image": image, "rows": tr.rows, "probs": tr.probs, "h": tr.h[:, order]}
+    if cell == "lstm":
+        expected["c"] = tr.c[:, order]
+    expected.update({name: tr.gates[name][:, order] for name in GATES[cell]})
+    assert set(views) == set(expected)
+    for name, values in expected.items():
+        tol = 2e-5 * max(1.0, float(np.abs(values).max()))  # int16 with one scale per matrix
+        for k in range(T + 1):
+            assert np.allclose(view_at(views[name], k), view_at(values, k), atol=tol), (name, k)
+    for p, unit in enumerate(order):  # position p of every unit view shows unit order[p]
+        assert np.allclose(views["h"][:, p], tr.h[:, unit], atol=1e-4)
+
+
+def test_stepper_payload_is_json_and_compact():
+    import json
+
+    from lstmviz.figures.stepper import stepper_payload
+
+    tr = synthetic_trace(hidden=128)
+    text = json.dumps(stepper_payload(tr, np.zeros((28, 28), np.float32), None))
+    assert json.loads(text)["n_units"] == 128
+    assert len(text) < 80_000  # 6 matrices of 28x128 at about 2 bytes a number (base64: x4/3)
+
+
+def test_stepper_payload_colours_and_ranges_match_the_figures():
+    import plotly.colors
+
+    from lstmviz.figures.common import CLASS_COLORS
+    from lstmviz.figures.stepper import stepper_payload
+
+    tr = synthetic_trace()
+    payload = stepper_payload(tr, np.zeros((28, 28), np.float32), 2)
+    colors = payload["colors"]
+    for name, scale in (("diverging", "RdBu_r"), ("sequential", "Viridis")):
+        reference = plotly.colors.get_colorscale(scale)
+        assert [s[0] for s in colors[name]] == pytest.approx([s[0] for s in reference])
+        assert [plotly.colors.unlabel_rgb(s[1]) for s in colors[name]] == [
+            plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(s[1], "rgb")[0][0]) for s in reference
+        ]
+    assert colors["classes"] == list(CLASS_COLORS) and colors["mark"] == "#ff8c00"
+    ranges = {s["name"]: s["range"] for s in payload["states"] + payload["gates"]}
+    c_max = S.symmetric_range(tr.c)
+    assert c_max > 1 and ranges == {"h": [-1.0, 1.0], "c": [-c_max, c_max], "input": [0.0, 1.0],
+                                    "forget": [0.0, 1.0], "candidate": [-1.0, 1.0], "output": [0.0, 1.0]}  # fmt: skip
+    scales = {s["name"]: s["scale"] for s in payload["states"] + payload["gates"]}
+    assert scales["h"] == scales["c"] == scales["candidate"] == "diverging"
+    assert scales["input"] == scales["forget"] == scales["output"] == "sequential"
+    assert payload["focus"] == 2 and payload["label"] == 2
+    unlabelled = stepper_payload(tr, np.zeros((28, 28), np.float32), None)
+    assert unlabelled["label"] is None and unlabelled["focus"] == int(tr.probs[-1].argmax())
+
+
+def test_stepper_payload_start_settle_and_identity():
+    from lstmviz.figures.stepper import settle_step, stepper_payload
+
+    tr = synthetic_trace()
+    image = np.zeros((28, 28), np.float32)
+    assert stepper_payload(tr, image, None)["start"] == T
+    assert stepper_payload(tr, image, None, start=0)["start"] == 0
+    with pytest.raises(ValueError, match="start"):
+        stepper_payload(tr, image, None, start=29)
+    with pytest.raises(ValueError, match="permutation"):
+        stepper_payload(tr, image, None, order=np.zeros(12, int))
+    other = synthetic_trace(seed=1)
+    assert stepper_payload(tr, image, None)["id"] == stepper_payload(tr, image, 4, unit_order(tr.h, "final"))["id"]
+    assert stepper_payload(tr, image, None)["id"] != stepper_payload(other, image, None)["id"]
+    assert stepper_payload(tr, image, None)["id"] != stepper_payload(tr, image + 0.5, None)["id"]
+
+    probs = np.full((T, 10), 0.01, np.float32)
+    guesses = [1] * 5 + [4] * 10 + [7] * 13  # settles on 7 at step 16
+    probs[np.arange(T), guesses] = 0.9
+    assert settle_step(probs) == 16
+    probs[:, :] = 0.01
+    probs[:, 3] = 0.9
+    assert settle_step(probs) == 1
+
+
+def test_encode_matrix_round_trip():
+    from lstmviz.figures.stepper import decode_matrix, encode_matrix
+
+    values = np.random.default_rng(9).normal(0, 3, (28, 40)).astype(np.float32)
+    values[0, 0] = -11.0
+    back = decode_matrix(encode_matrix(values))
+    assert back.shape == values.shape and back.dtype == np.float32
+    assert np.abs(back - values).max() <= 11.0 / 32767 / 2 + 1e-6
+    assert np.array_equal(decode_matrix(encode_matrix(np.zeros((3, 2)))), np.zeros((3, 2)))
+
+
+def test_draw_preview_has_no_marks_before_anything_is_drawn():
+    from lstmviz.figures.draw import input_preview_figure
+
+    empty = input_preview_figure(np.zeros((28, 28), np.float32))
+    assert [t.type for t in empty.data] == ["heatmap"] and len(empty.layout.shapes) == 1  # only the 28x28 field
+    image = np.zeros((28, 28), np.float32)
+    image[8:20, 12:16] = 1.0
+    drawn = input_preview_figure(image)
+    assert [t.name for t in drawn.data[1:]] == ["MNIST centre", "centre of mass"] and len(drawn.layout.shapes) == 2
