@@ -1,0 +1,201 @@
+"""Benchmark: a class of N browsers stepping through the explorer on one `streamlit run` server.
+
+Starts `streamlit run app.py` on a free localhost port, opens N Chromium sessions (one browser, one
+context per student) on the Step-through explorer, and lets all N step at once (Next / Prev, as a
+student clicks). Per N it prints:
+
+- server CPU per step change: utime + stime of the server process (/proc/<pid>/stat) over the stepping
+  phase, divided by the number of step changes;
+- bytes per step change: websocket frames the N pages received (and sent) over that phase;
+- click-to-update median and p90: from the click to the next frame after every view shows the new step;
+- step changes per second one server core sustains: 1 / CPU per step change (capped, with "≥", when the
+  server used less CPU than the clock resolution allows to measure);
+- the same server CPU and bytes for one digit change (a real rerun), the remaining server cost.
+
+    LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_class.py [--sessions 1,5,10,20,30] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+TICK = os.sysconf("SC_CLK_TCK")
+
+# Click a step button inside the component's shadow root; resolve with the milliseconds until the frame
+# after every view shows the new step.
+CLICK_JS = """async (which) => {
+  const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lsv'));
+  const root = host.shadowRoot.querySelector('.lsv');
+  const button = [...root.querySelectorAll('.lsv-btn')].find(b => b.textContent.includes(which));
+  const before = Number(root.dataset.step);
+  const t0 = performance.now();
+  button.click();
+  await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+  const views = [...root.querySelectorAll('[data-view]')].map(v => Number(v.dataset.step));
+  const now = Number(root.dataset.step);
+  if (now === before || views.some(v => v !== now)) throw new Error(`views not at step ${now}: ${views}`);
+  return performance.now() - t0;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def start_server(port: int, data_dir: str | None) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    env["HOME"] = tempfile.mkdtemp(prefix="bench_class_home_")
+    if data_dir:
+        env["LSTMVIZ_DATA_DIR"] = data_dir
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("streamlit did not become healthy")
+
+
+class Session:
+    """One student: a browser context on the explorer, counting its websocket bytes."""
+
+    def __init__(self, page):
+        self.page = page
+        self.received = 0
+        self.sent = 0
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws) -> None:
+        ws.on("framereceived", lambda p: setattr(self, "received", self.received + len(p)))
+        ws.on("framesent", lambda p: setattr(self, "sent", self.sent + len(p)))
+
+    async def open(self, url: str) -> None:
+        await self.page.goto(url)
+        await self.page.get_by_test_id("stSidebarNav").get_by_role("link", name="Step-through explorer").click()
+        await self.page.locator(".lsv-bar").wait_for()
+        await self.page.wait_for_timeout(1500)  # let the first run settle
+
+    async def step(self, n: int, think_s: float) -> list[float]:
+        times = []
+        for i in range(n):
+            which = "Prev" if (i // 5) % 2 == 0 else "Next"  # 5 back, 5 forward, ... (opens at the last step)
+            times.append(await self.page.evaluate(CLICK_JS, which))
+            await asyncio.sleep(think_s)
+        return times
+
+    async def change_digit(self, index: int) -> None:
+        box = self.page.get_by_label(f"Test index (0–9999)")
+        await box.fill(str(index))
+        await box.press("Enter")
+        await self.page.get_by_text(f"Test digit #{index}").wait_for()
+        await self.page.wait_for_timeout(300)
+
+
+async def run_class(browser, url: str, pid: int, n: int, steps: int, think_s: float) -> dict:
+    contexts = [await browser.new_context(viewport={"width": 1440, "height": 900}) for _ in range(n)]
+    try:
+        sessions = [Session(await ctx.new_page()) for ctx in contexts]
+        for i in range(0, n, 5):  # open in small groups: first visits are not what is measured here
+            await asyncio.gather(*(s.open(url) for s in sessions[i : i + 5]))
+        await asyncio.sleep(1.0)
+        received0, sent0 = sum(s.received for s in sessions), sum(s.sent for s in sessions)
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        times = [t for ts in await asyncio.gather(*(s.step(steps, think_s) for s in sessions)) for t in ts]
+        await asyncio.sleep(0.5)
+        wall = time.monotonic() - wall0
+        cpu = cpu_seconds(pid) - cpu0
+        received = sum(s.received for s in sessions) - received0
+        sent = sum(s.sent for s in sessions) - sent0
+        changes = n * steps
+
+        received1, cpu1 = sum(s.received for s in sessions), cpu_seconds(pid)
+        await asyncio.gather(*(s.change_digit(1 + i) for i, s in enumerate(sessions)))
+        digit_cpu = (cpu_seconds(pid) - cpu1) / n
+        digit_bytes = (sum(s.received for s in sessions) - received1) / n
+    finally:
+        for ctx in contexts:
+            await ctx.close()
+    q = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
+    return {
+        "n": n, "changes": changes, "cpu_ms": 1000 * cpu / changes, "cpu_total": cpu, "wall": wall,
+        "recv": received / changes, "sent": sent / changes, "median": statistics.median(times), "p90": q[-1],
+        "digit_cpu_ms": 1000 * digit_cpu, "digit_kb": digit_bytes / 1024,
+    }  # fmt: skip
+
+
+async def main_async(args) -> None:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    proc = start_server(port, args.data_dir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            print(f"explorer step changes, {args.steps} per session, {args.think * 1000:.0f} ms between clicks; "
+                  f"server pid {proc.pid}, {os.cpu_count()} CPUs, clock tick {1000 / TICK:.0f} ms")  # fmt: skip
+            print(f"{'N':>3} {'steps':>6} {'CPU/step':>10} {'bytes/step':>11} {'sent/step':>10} {'median':>8} "
+                  f"{'p90':>8} {'steps/s/core':>13} {'digit change: CPU':>18} {'KB':>7}")  # fmt: skip
+            for n in args.sessions:
+                r = await run_class(browser, url, proc.pid, n, args.steps, args.think)
+                resolution = 1.0 / TICK  # the CPU clock's resolution, in seconds
+                if r["cpu_total"] < resolution:
+                    rate = f"≥{r['changes'] / resolution:,.0f}"
+                else:
+                    rate = f"{1000 / r['cpu_ms']:,.0f}"
+                print(f"{r['n']:>3} {r['changes']:>6} {r['cpu_ms']:>8.2f}ms {r['recv']:>9.0f} B {r['sent']:>8.0f} B "
+                      f"{r['median']:>6.1f}ms {r['p90']:>6.1f}ms {rate:>13} {r['digit_cpu_ms']:>15.0f} ms "
+                      f"{r['digit_kb']:>6.0f}")  # fmt: skip
+            await browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default="1,5,10,20,30", help="comma-separated class sizes N")
+    parser.add_argument("--steps", type=int, default=20, help="step changes per session")
+    parser.add_argument("--think", type=float, default=0.1, help="seconds between one student's clicks")
+    parser.add_argument("--data-dir", default=os.environ.get("LSTMVIZ_DATA_DIR"), help="MNIST folder")
+    args = parser.parse_args()
+    args.sessions = [int(n) for n in args.sessions.split(",") if n.strip()]
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
