@@ -86,7 +86,10 @@ class Stepper {
     window.addEventListener("keydown", this.onKey);
     this.resize = new ResizeObserver(() => {
       const w = this.root.clientWidth;
-      if (this.d && Math.abs(w - (this.width || 0)) > 4) this.build();
+      if (this.d && w > 0 && Math.abs(w - (this.width || 0)) > 4) {
+        this.build();
+        this.go(this.k);
+      }
     });
     this.resize.observe(this.root);
   }
@@ -137,7 +140,7 @@ class Stepper {
     // the sticky step bar: the one control of every view below
     const bar = el("div", "lsv-bar", this.root);
     this.prev = el("button", "lsv-btn", bar, "◀ Prev");
-    this.playBtn = el("button", "lsv-btn lsv-play", bar, "▶ Play");
+    this.playBtn = el("button", "lsv-btn lsv-play", bar, this.timer ? "❚❚ Pause" : "▶ Play");
     this.next = el("button", "lsv-btn", bar, "Next ▶");
     this.slider = el("input", "lsv-slider", bar);
     Object.assign(this.slider, { type: "range", min: 0, max: d.n_steps, step: 1 });
@@ -330,6 +333,7 @@ class Stepper {
       draw: (k) => {
         ctx.clearRect(0, 0, w, h);
         ctx.strokeStyle = "#eee";
+        ctx.lineWidth = 1;
         for (const p of [0, 0.25, 0.5, 0.75, 1]) {
           ctx.beginPath();
           ctx.moveTo(x0, Y(p));
@@ -618,7 +622,7 @@ class Stepper {
     const tag = (target && target.tagName) || "";
     const inRoot = this.root.contains(target) || target === this.root;
     if (/^(INPUT|TEXTAREA|SELECT)$/.test(tag) || (target && target.isContentEditable)) return;
-    if (target && target.closest && target.closest("[role=slider],[role=listbox],[role=combobox]")) return;
+    if (target && target.closest && target.closest("[role=slider],[role=listbox],[role=combobox],[role=tab],[role=radio],[role=spinbutton]")) return;
     if (!this.root.isConnected || !this.root.offsetParent) return;
     const moves = { ArrowLeft: -1, ArrowRight: 1 };
     if (e.key in moves) {
