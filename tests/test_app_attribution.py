@@ -43,7 +43,7 @@ def test_explorer_shows_which_rows_mattered(app, shipped, test_split):
     image = test_split.images[3].numpy()
     answer = trace_image(shipped.model, image).prediction
     assert app.selectbox(key="exp_attr_class").value == answer  # starts at the model's answer
-    assert any(h.value == "Which rows mattered?" for h in app.subheader)
+    assert "Which rows mattered?" in [t.label for t in app.tabs]  # a tab under the step-through
 
     rows, fig = bars(app)  # occlusion of the logit by default
     np.testing.assert_allclose(rows, occlusion(shipped.model, image, answer, "logit").rows, atol=1e-6)
