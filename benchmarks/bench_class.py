@@ -101,6 +101,7 @@ class Session:
         ws.on("framesent", lambda p: setattr(self, "sent", self.sent + len(p)))
 
     async def open(self, url: str) -> None:
+        self.page.set_default_timeout(300_000)  # first visits of a whole class queue on a small server
         await self.page.goto(url)
         await self.page.get_by_test_id("stSidebarNav").get_by_role("link", name="Step-through explorer").click()
         await self.page.locator(".lsv-bar").wait_for()
@@ -115,7 +116,7 @@ class Session:
         return times
 
     async def change_digit(self, index: int) -> None:
-        box = self.page.get_by_label(f"Test index (0–9999)")
+        box = self.page.get_by_label("Test index (0–9999)")
         await box.fill(str(index))
         await box.press("Enter")
         await self.page.get_by_text(f"Test digit #{index}").wait_for()
@@ -126,8 +127,8 @@ async def run_class(browser, url: str, pid: int, n: int, steps: int, think_s: fl
     contexts = [await browser.new_context(viewport={"width": 1440, "height": 900}) for _ in range(n)]
     try:
         sessions = [Session(await ctx.new_page()) for ctx in contexts]
-        for i in range(0, n, 5):  # open in small groups: first visits are not what is measured here
-            await asyncio.gather(*(s.open(url) for s in sessions[i : i + 5]))
+        for i in range(0, n, 3):  # open in small groups: first visits are not what is measured here
+            await asyncio.gather(*(s.open(url) for s in sessions[i : i + 3]))
         await asyncio.sleep(1.0)
         received0, sent0 = sum(s.received for s in sessions), sum(s.sent for s in sessions)
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
