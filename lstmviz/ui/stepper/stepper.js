@@ -630,7 +630,7 @@ class Stepper {
       this.go(this.k + moves[e.key]);
     } else if (inRoot && e.key === "Home") this.go(0);
     else if (inRoot && e.key === "End") this.go(this.d.n_steps);
-    else if (inRoot && e.key === " ") this.toggle();
+    else if (inRoot && e.key === " " && tag !== "BUTTON") this.toggle(); // a focused button clicks itself
     else return;
     e.preventDefault();
   }
