@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from lstmviz.ui import links
 from lstmviz.ui.sidebar import model_selector
 
 st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
@@ -22,6 +23,6 @@ pages = {
         st.Page("pages/train.py", title="Train a model", icon=":material/model_training:"),
     ],
 }
-navigation = st.navigation(pages)
+navigation = st.navigation(links.prepare(pages))  # a link's ?model= and ?hide=
 model_selector()
 navigation.run()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lstmviz.figures.common import digit_strip
+from lstmviz.ui import links
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import describe_architecture, model_summary
 
@@ -12,6 +13,7 @@ ensure_navigation()
 def page() -> None:
     st.title("An LSTM reads a digit, one row at a time")
     loaded = current_model()
+    links.sync("home")
     st.markdown(describe_architecture(loaded.config))
     summary = model_summary(loaded)
     cols = st.columns(4)
