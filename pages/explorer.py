@@ -6,9 +6,10 @@ import streamlit as st
 from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
 from lstmviz.evaluate import predict_proba
-from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui import links
+from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
+from lstmviz.ui.export import render_exports
 from lstmviz.ui.stepthrough import render_stepthrough
 
 ensure_navigation()
@@ -87,6 +88,7 @@ def page() -> None:
     render_stepthrough(trace, image, label, "exp_", start=links.link_start("explorer"), url_step=True, tabs={
         "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
     })  # fmt: skip
+    render_exports(trace, image, label, "exp_")
 
 
 page()

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from lstmviz import links
-from lstmviz.links import Param, choice, integer, number, page_params, parse_hide, parse_model, parse_params
+from lstmviz.links import (
+    Param,
+    choice,
+    integer,
+    number,
+    page_params,
+    parse_hide,
+    parse_model,
+    parse_params,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
