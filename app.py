@@ -9,6 +9,7 @@ st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":mater
 
 pages = {
     "Explore": [
+        st.Page("pages/lesson.py", title="Guided lesson", icon=":material/school:"),
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/explorer.py", title="Step-through explorer", icon=":material/search:"),
         st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:"),

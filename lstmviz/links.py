@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from .lesson import N_CHAPTERS
 from .ordering import ORDERS
 from .train import PRESETS
 from .truncation import MODES
@@ -157,7 +158,7 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
     classes = choice(list(range(10)))
     specs = {
         "home": {},
-        "lesson": {"chapter": Param("lesson_step", integer(1, 99))},
+        "lesson": {"chapter": Param("lesson_step", integer(1, N_CHAPTERS)), "digit": Param("lesson_digit", digit)},
         "explorer": {
             "mode": Param("exp_mode", choice(["index", "random", "class", "wrong"])),
             "digit": Param("exp_index", digit),
