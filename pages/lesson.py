@@ -9,7 +9,14 @@ from lstmviz.lesson import N_CHAPTERS, chapters, dataset_facts, digit_facts
 from lstmviz.memory import find_cell_models
 from lstmviz.truncation import as_seen
 from lstmviz.ui import links
-from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, load_model_file, model_key
+from lstmviz.ui.common import (
+    cached_trace,
+    current_model,
+    ensure_navigation,
+    get_split,
+    load_model_file,
+    model_key,
+)
 
 ensure_navigation()
 

@@ -25,6 +25,7 @@ CASES = {
     "state_space": {"space_n": 200, "space_dims": "3-D", "space_tail": 5, "space_index": 7},
     "neurons": {"neuron_n": 500, "neuron_sign": "lowest", "neuron_index": 3, "neuron_unit": 11},
     "train": {"train_epochs": 3, "train_hidden": 64, "train_seed": 5},
+    "lesson": {"lesson_step": 4, "lesson_digit": 9},
 }
 
 

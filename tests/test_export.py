@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def test_gif_has_one_frame_per_step_of_the_stated_size(digit):
     pictures = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
     assert all(p.shape == (export.FRAME_SIZE[1], export.FRAME_SIZE[0], 3) for p in pictures)
     # every step looks different (the row box and h move on)
-    assert all(not np.array_equal(a, b) for a, b in zip(pictures, pictures[1:]))
+    assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(pictures))
     assert gif.info.get("loop") == 0
 
 
