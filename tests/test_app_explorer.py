@@ -74,8 +74,9 @@ def test_explorer_sends_the_chosen_digits_trace_once_and_opens_at_the_answer(exp
     settle = settle_step(trace.probs)
     assert first["settle"] == settle
     note = [m.value for m in at.markdown if m.value.startswith("Opens at")]
-    assert note == [f"Opens at the last row (step 28 of 28): the model's answer. The answer **settles at step "
-                    f"{settle}**: from row {settle} on, the best guess stays **{trace.prediction}**."]  # fmt: skip
+    expected = (f"Opens at the last row (step 28 of 28): the model's answer. The answer **settles at step "
+                f"{settle}**: from row {settle} on, the best guess stays **{trace.prediction}**.")  # fmt: skip
+    assert note == [expected]
     assert not at.slider  # no server-side step slider: stepping happens in the browser
 
     index = 17

@@ -17,7 +17,15 @@ import numpy as np
 import plotly.colors
 
 from .common import CLASS_COLORS
-from .stepthrough import DIVERGING, MARK, SEQUENTIAL, SIGMOID_GATES, UNREAD_BG, gate_title, symmetric_range
+from .stepthrough import (
+    DIVERGING,
+    MARK,
+    SEQUENTIAL,
+    SIGMOID_GATES,
+    UNREAD_BG,
+    gate_title,
+    symmetric_range,
+)
 
 INT16_MAX = 32767
 

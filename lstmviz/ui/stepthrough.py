@@ -11,8 +11,8 @@ state: `clicked_cell(key_prefix)` returns it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -87,11 +87,11 @@ def captions_for(trace: Trace, label: int | None) -> dict[str, str]:
     """The teaching captions of every view, filled in with this trace's shapes."""
     cell = trace.cell.upper()
     who = "true class" if label is not None else "final prediction"
+    bars = CAPTIONS["state_bars_lstm"] if trace.c is not None else CAPTIONS["state_bars_other"]
     return {
         "reading": CAPTIONS["reading"].format(who=who),
         "row": CAPTIONS["row"].format(F=trace.rows.shape[-1], P=trace.projected.shape[-1], cell=cell),
-        "state_bars": (CAPTIONS["state_bars_lstm"] if trace.c is not None else CAPTIONS["state_bars_other"]).format(
-            cell=cell),  # fmt: skip
+        "state_bars": bars.format(cell=cell),
         "h": CAPTIONS["h"],
         "c": CAPTIONS["c"].format(cmax=figs.symmetric_range(trace.c)),
         "no_c": CAPTIONS["no_c"].format(cell=cell) if trace.c is None else "",
