@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from lstmviz.ui import links
 from lstmviz.ui.sidebar import model_selector
 
 st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
 
 pages = {
     "Explore": [
+        st.Page("pages/lesson.py", title="Guided lesson", icon=":material/school:"),
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/explorer.py", title="Step-through explorer", icon=":material/search:"),
         st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:"),
@@ -22,6 +24,6 @@ pages = {
         st.Page("pages/train.py", title="Train a model", icon=":material/model_training:"),
     ],
 }
-navigation = st.navigation(pages)
+navigation = st.navigation(links.prepare(pages))  # a link's ?model= and ?hide=
 model_selector()
 navigation.run()

@@ -21,6 +21,7 @@ from lstmviz.memory import (
 )
 from lstmviz.model import GATES, ModelConfig
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
+from lstmviz.ui import links
 from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
@@ -166,6 +167,7 @@ def page() -> None:
                    "so there is nothing to compare.")  # fmt: skip
         return
     test = get_split(train=False)
+    links.sync("cells")
     accuracy_section(models, test)
     jobs = {c: truncation_job(m, test) for c, m in models.items()}
     for job in jobs.values():

@@ -7,8 +7,10 @@ from streamlit_drawable_canvas import st_canvas
 from lstmviz.figures.draw import input_preview_figure
 from lstmviz.figures.stepthrough import probs_bar_figure
 from lstmviz.preprocess import BOX, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
+from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
+from lstmviz.ui.export import render_exports
 from lstmviz.ui.stepthrough import render_stepthrough
 
 ensure_navigation()
@@ -79,6 +81,7 @@ def page() -> None:
         "kind of 28×28 image the model was trained on; the preview shows exactly what it receives."
     )
     loaded = current_model()
+    links.sync("draw")
     source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="draw_source", horizontal=True,
                       label_visibility="collapsed")  # fmt: skip
     col_in, col_preview, col_answer = st.columns([1.2, 1, 1.2], gap="medium")
@@ -105,6 +108,7 @@ def page() -> None:
     render_stepthrough(trace, image, None, "draw_", start=trace.n_steps, tabs={  # a new drawing opens at its end
         "Which rows mattered?": lambda: render_attribution(loaded, image, guess, "draw_"),
     })  # fmt: skip
+    render_exports(trace, image, None, "draw_")
 
 
 page()

@@ -6,8 +6,10 @@ import streamlit as st
 from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
 from lstmviz.evaluate import predict_proba
+from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
+from lstmviz.ui.export import render_exports
 from lstmviz.ui.stepthrough import render_stepthrough
 
 ensure_navigation()
@@ -73,6 +75,7 @@ def page() -> None:
     )
     loaded = current_model()
     test = get_split(train=False)
+    links.sync("explorer", n_test=len(test))
     index = pick_index(test, loaded)
     image = test.images[index].numpy()  # (28, 28)
     label = int(test.labels[index])
@@ -82,9 +85,10 @@ def page() -> None:
     verdict = "correct ✓" if prediction == label else "wrong ✗"
     st.markdown(f"**Test digit #{index}** · true label **{label}** · the model answers **{prediction}** "
                 f"(p = {confidence:.2f}) · {verdict}")  # fmt: skip
-    render_stepthrough(trace, image, label, "exp_", tabs={
+    render_stepthrough(trace, image, label, "exp_", start=links.link_start("explorer"), url_step=True, tabs={
         "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
     })  # fmt: skip
+    render_exports(trace, image, label, "exp_")
 
 
 page()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lstmviz.figures.common import digit_strip
+from lstmviz.ui import links as view_links
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import describe_architecture, model_summary
 
@@ -12,6 +13,7 @@ ensure_navigation()
 def page() -> None:
     st.title("An LSTM reads a digit, one row at a time")
     loaded = current_model()
+    view_links.sync("home")
     st.markdown(describe_architecture(loaded.config))
     summary = model_summary(loaded)
     cols = st.columns(4)
@@ -33,6 +35,8 @@ def page() -> None:
         ("pages/train.py", "Train a model", ":material/model_training:", "train live and compare with the shipped model"),
     ]
     for path, title, icon, text in links:
+        if view_links.hidden(path[len("pages/"):-len(".py")]):  # hidden by a teacher's link (?hide=)
+            continue
         c1, c2 = st.columns([1, 3])
         with c1:
             st.page_link(path, label=title, icon=icon)

@@ -15,6 +15,7 @@ from lstmviz.neurons import (
     unit_values,
 )
 from lstmviz.statespace import States, balanced_sample, collect_states
+from lstmviz.ui import links
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
 
 ensure_navigation()
@@ -66,6 +67,7 @@ def page() -> None:
     loaded = current_model()
     test = get_split(train=False)
     H = loaded.config.hidden_size
+    links.sync("neurons", n_test=len(test), hidden_size=H)
     st.markdown(INTRO.format(H=H))
 
     names = ["h", "c"] if loaded.config.cell == "lstm" else ["h"]

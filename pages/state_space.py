@@ -7,6 +7,7 @@ from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
 from lstmviz.figures.statespace import separation_figure, trajectories_figure
 from lstmviz.statespace import FIT_SAMPLE, PCA, StateSpace, fit_model_pca, state_space, step_accuracy
+from lstmviz.ui import links
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
 
 ensure_navigation()
@@ -59,6 +60,7 @@ def page() -> None:
     st.title("Hidden-state space")
     loaded = current_model()
     test = get_split(train=False)
+    links.sync("state_space", n_test=len(test))
     H = loaded.config.hidden_size
     st.markdown(INTRO.format(H=H))
 

@@ -10,6 +10,7 @@ from lstmviz.figures.training import accuracy_figure, loss_figure
 from lstmviz.jobs import REGISTRY, JobRegistry, JobSnapshot, JobSpec, format_duration
 from lstmviz.registry import ModelInfo, read_info, user_models_dir
 from lstmviz.train import PRESETS
+from lstmviz.ui import links
 from lstmviz.ui.common import MODEL_KEY, data_dir_option, ensure_navigation
 
 ensure_navigation()
@@ -176,6 +177,7 @@ def page() -> None:
     st.markdown("Train a fresh network on MNIST while you watch. Each run is saved as a **new** checkpoint "
                 f"in `{user_models_dir()}` (the shipped models are never touched) and appears in the sidebar's "
                 "model list, so every page can use it.")
+    links.sync("train")
     owner = _owner()
     job = _registry().job_for(owner)
     snap = job.snapshot() if job else None

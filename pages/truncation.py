@@ -12,6 +12,7 @@ from lstmviz.figures.truncation import (
     seen_strip,
 )
 from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
+from lstmviz.ui import links
 from lstmviz.ui.common import current_model, ensure_navigation, get_split
 from lstmviz.ui.truncation import forget_jobs, poll_jobs, truncation_job
 
@@ -93,6 +94,7 @@ def page() -> None:
     )
     loaded = current_model()
     test = get_split(train=False)
+    links.sync("truncation")
     job = truncation_job(loaded, test)
     fraction, message, result, error = job.status()
     if error is not None:

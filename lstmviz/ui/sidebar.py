@@ -9,6 +9,7 @@ import streamlit as st
 from ..checkpoint import CheckpointError
 from ..registry import import_upload, list_models, user_models_dir
 from .common import MODEL_KEY, try_split
+from .links import hidden
 
 UPLOAD_KEY = "sidebar_upload"
 UPLOAD_MESSAGE_KEY = "sidebar_upload_message"
@@ -45,6 +46,8 @@ def model_selector() -> None:
         st.sidebar.download_button("Download checkpoint", data=lambda: Path(path).read_bytes(),
                                    file_name=Path(path).name, mime="application/octet-stream",
                                    on_click="ignore", key="sidebar_download", icon=":material/download:")
+    if hidden("upload"):  # a teacher's link: ?hide=upload
+        return
     with st.sidebar.expander("Upload a model"):
         st.file_uploader(
             "A .safetensors checkpoint from this app, or a PyTorch .pt/.pth state dict",

@@ -106,11 +106,13 @@ def render_stepthrough(
     key_prefix: str,
     start: int | None = None,
     tabs: dict[str, Callable[[], None]] | None = None,
+    url_step: bool = False,
 ) -> dict | None:
     """The unit-order setting, the in-browser step-through of every view, then secondary tabs
     (`tabs`: title -> function drawing it, followed by the anatomy tab).
 
-    start: the step shown first for a new digit (default: the last step, the answer). Returns the last
+    start: the step shown first for a new digit (default: the last step, the answer). url_step: the
+    browser keeps the shown step in the page's URL (`?step=k`, so the address is a link to this view). Returns the last
     clicked heatmap cell, {"view": "h" | "c" | gate name, "unit": int, "step": int}, or None.
     """
     image = np.asarray(image, dtype=np.float32)
@@ -123,6 +125,7 @@ def render_stepthrough(
     order_col[0].markdown(opening_note(trace, start))
     order = unit_order(trace.h, method)
     payload = stepper_payload(trace, image, label, order, start=start, captions=captions_for(trace, label))
+    payload["url_step"] = "step" if url_step else None
     _STEPPER(key=stepper_key(key_prefix), data=payload, default={"cell": None}, on_cell_change=_ignore,
              height="content")  # fmt: skip
     sections = dict(tabs or {})

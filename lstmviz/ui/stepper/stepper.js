@@ -596,6 +596,19 @@ class Stepper {
     this.root.dataset.step = String(k);
     this.prev.disabled = k === 0;
     this.next.disabled = k === T;
+    if (this.d.url_step) this.stepToUrl(this.d.url_step, k);
+  }
+
+  // The address bar stays a link to this view (lstmviz.ui.links): `?step=k`, replaced, not pushed.
+  stepToUrl(param, k) {
+    try {
+      const url = new URL(window.location.href);
+      if (url.searchParams.get(param) === String(k)) return;
+      url.searchParams.set(param, String(k));
+      window.history.replaceState(window.history.state, "", url);
+    } catch (e) {
+      /* no history API (sandboxed): the link keeps the step the page opened at */
+    }
   }
 
   toggle() {

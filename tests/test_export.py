@@ -1,0 +1,89 @@
+"""lstmviz.export: the step-through as a GIF / PNG / SVG for slides, the trace as CSV and .npz."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from lstmviz import export
+from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from lstmviz.trace import trace_image
+
+
+@pytest.fixture(scope="module")
+def digit(test_split):
+    loaded = load_checkpoint(DEFAULT_CHECKPOINT)
+    image = test_split.images[7].numpy()
+    return trace_image(loaded.model, image), image, int(test_split.labels[7])
+
+
+def test_gif_has_one_frame_per_step_of_the_stated_size(digit):
+    trace, image, label = digit
+    calls = []
+    data = export.gif_bytes(trace, image, label, progress=lambda k, n: calls.append((k, n)))
+    gif = Image.open(io.BytesIO(data))
+    assert gif.format == "GIF" and gif.n_frames == trace.n_steps == 28
+    assert gif.size == export.FRAME_SIZE
+    assert calls == [(k, 28) for k in range(1, 29)]
+    pictures = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
+    assert all(p.shape == (export.FRAME_SIZE[1], export.FRAME_SIZE[0], 3) for p in pictures)
+    # every step looks different (the row box and h move on)
+    assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(pictures))
+    assert gif.info.get("loop") == 0
+
+
+def test_frame_dims_unread_rows_and_boxes_the_current_one(digit):
+    trace, image, label = digit
+    early = np.asarray(export.frame_image(trace, image, label, 3))
+    late = np.asarray(export.frame_image(trace, image, label, 28))
+    assert early.shape == late.shape == (export.FRAME_SIZE[1], export.FRAME_SIZE[0], 3)
+    orange = np.array([0xFF, 0x8C, 0x00])
+    assert (np.abs(early.astype(int) - orange).sum(-1) < 40).sum() > 50  # the current-row markers
+    with pytest.raises(ValueError):
+        export.frame_image(trace, image, label, 0)
+
+
+def test_png_and_svg(digit):
+    trace, image, label = digit
+    png = export.frame_bytes(trace, image, label, 10, "png")
+    assert Image.open(io.BytesIO(png)).size == export.FRAME_SIZE
+    svg = export.frame_bytes(trace, image, label, 10, "svg").decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<image" in svg  # the digit and h are embedded images
+
+
+def test_csv_and_npz_hold_the_trace(digit):
+    trace, image, _ = digit
+    lines = export.trace_csv(trace).strip().split("\n")
+    header = lines[0].split(",")
+    assert len(lines) == 1 + 28
+    H = trace.h.shape[1]
+    assert header[:2] == ["step", "row_0"] and f"h_{H - 1}" in header and "forget_0" in header and "c_0" in header
+    row17 = dict(zip(header, map(float, lines[17].split(","))))
+    assert row17["step"] == 17
+    assert row17["p_3"] == pytest.approx(trace.probs[16, 3], rel=1e-5, abs=1e-7)
+    assert row17["h_5"] == pytest.approx(trace.h[16, 5], rel=1e-5, abs=1e-7)
+    assert row17["forget_9"] == pytest.approx(trace.gates["forget"][16, 9], rel=1e-5, abs=1e-7)
+    assert row17["row_14"] == pytest.approx(trace.rows[16, 14], rel=1e-5, abs=1e-7)
+    npz = np.load(io.BytesIO(export.trace_npz(trace, image)), allow_pickle=False)
+    assert str(npz["cell"]) == "lstm"
+    np.testing.assert_array_equal(npz["h"], trace.h)
+    np.testing.assert_array_equal(npz["c"], trace.c)
+    np.testing.assert_array_equal(npz["probabilities"], trace.probs)
+    np.testing.assert_array_equal(npz["gate_forget"], trace.gates["forget"])
+    np.testing.assert_array_equal(npz["rows"], trace.rows)
+
+
+def test_explorer_download_area_makes_the_gif(open_page):
+    at = open_page("pages/explorer.py")
+    (make,) = [b for b in at.button if b.key == "exp_export_make"]
+    assert not [d for d in at.get("download_button") if d.proto.id.endswith("exp_export_gif")]
+    make.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [d for d in at.get("download_button") if "exp_export_gif" in d.proto.id]
+    assert not [b for b in at.button if b.key == "exp_export_make"]  # made once per digit
+    for name in ("png", "svg", "csv", "npz"):
+        assert [d for d in at.get("download_button") if f"exp_export_{name}" in d.proto.id], name
