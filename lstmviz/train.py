@@ -52,8 +52,6 @@ class Recipe:
         return d
 
 
-VALIDATION_SIZE = 5_000  # training images held out to choose the best weights (the notebook's 55,000 + 5,000)
-
 PRESETS: dict[str, Recipe] = {
     # The original notebook: Adam 1e-3, batch 128, 5 epochs, 55,000 images, N(0,1) linear init.
     "notebook": Recipe(
@@ -80,7 +78,7 @@ def make_recipe(preset: str = "default", **overrides) -> Recipe:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def hold_out(split: Split, n_val: int = VALIDATION_SIZE) -> tuple[Split, Split]:
+def hold_out(split: Split, n_val: int) -> tuple[Split, Split]:
     """(fit, validation): the last n_val images of a training split are held out, the rest are trained on.
 
     A recipe's `n_train` then takes the first images of `fit`, so the two never overlap.

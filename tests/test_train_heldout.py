@@ -16,7 +16,7 @@ from lstmviz.data import Split
 from lstmviz.evaluate import accuracy
 from lstmviz.jobs import JobSpec, _train_and_save
 from lstmviz.model import ModelConfig
-from lstmviz.train import VALIDATION_SIZE, hold_out, make_recipe, train
+from lstmviz.train import hold_out, make_recipe, train
 
 TINY = ModelConfig(hidden_size=8, proj_size=8)
 CODE = 4096.0  # image i carries i / CODE in its top-left pixel (exact in float32)
@@ -55,7 +55,6 @@ def test_hold_out_keeps_the_last_images_apart():
     assert (len(fit), len(val)) == (260, 40)
     assert ids(fit.images) == set(range(260)) and ids(val.images) == set(range(260, 300))
     assert torch.equal(val.labels, split.labels[260:])
-    assert VALIDATION_SIZE == 5_000
     for bad in (0, 300, 301):
         with pytest.raises(ValueError, match="validation"):
             hold_out(split, bad)
