@@ -57,7 +57,7 @@ class JobSpec:
     name: str | None = None
     data_dir: str | None = None
     models_dir: str | None = None
-    eval_size: int = 2000  # test digits per live evaluation (the saved model is scored on all)
+    eval_size: int = 2000  # training images held out (not trained on) for the live curve and the best weights
     evals_per_epoch: int | None = None  # None: about 20 evaluations over the run
     max_batches: int | None = None
     threads: int = 1
@@ -89,7 +89,7 @@ class JobSpec:
         self.config()
 
     def n_images(self) -> int:
-        return min(self.recipe().n_train or 60_000, 60_000)
+        return min(self.recipe().n_train or 60_000, 60_000 - self.eval_size)  # eval_size are held out
 
     def steps_per_epoch(self) -> int:
         return math.ceil(self.n_images() / self.recipe().batch_size)
@@ -178,12 +178,12 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
     from .data import load_split
     from .evaluate import accuracy
     from .registry import save_new_checkpoint, user_models_dir
-    from .train import train
+    from .train import hold_out, train
 
     torch.set_num_threads(max(1, spec.threads))
     send("status", "Loading MNIST…")
     train_split, test_split = load_split(True, spec.data_dir), load_split(False, spec.data_dir)
-    eval_split = test_split.subset(spec.eval_size)
+    train_split, eval_split = hold_out(train_split, spec.eval_size)  # the best weights are never chosen on test digits
     recipe, config = spec.recipe(), spec.config()
     send("started", {"total": spec.total_steps(), "steps_per_epoch": spec.steps_per_epoch()})
     result = train(train_split, eval_split, recipe, config, on_progress=lambda p: send("progress", asdict(p)),

@@ -2,6 +2,11 @@
 
 `train` reports progress through a callback and can be stopped through a threading.Event,
 so the CLI (tqdm) and the app (a background thread) drive the same loop.
+
+Which data for which job: the model is fitted on training images only. The split that `train`
+evaluates during the run (the live accuracy curve, and the choice of `best_model`) must be held
+out from the training images (`hold_out`), never the test set, whenever those evaluations decide
+anything; the test set is read once, after training, to report the saved model's accuracy.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ import copy
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -73,9 +78,32 @@ def make_recipe(preset: str = "default", **overrides) -> Recipe:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
+def hold_out(split: Split, n_val: int) -> tuple[Split, Split]:
+    """(fit, validation): the last n_val images of a training split are held out, the rest are trained on.
+
+    A recipe's `n_train` then takes the first images of `fit`, so the two never overlap.
+    """
+    n = len(split)
+    if not 1 <= n_val < n:
+        raise ValueError(f"the validation split must hold 1 to {n - 1:,} of the {n:,} training images, not {n_val:,}")
+    cut = n - n_val
+    return Split(split.images[:cut], split.labels[:cut]), Split(split.images[cut:], split.labels[cut:])
+
+
+def _shares_images(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two image tensors view overlapping memory (e.g. an evaluation split sliced from the training set)."""
+    if a.numel() == 0 or b.numel() == 0 or a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr():
+        return False
+    size = a.element_size()
+    a0, b0 = a.storage_offset() * size, b.storage_offset() * size
+    a1 = a0 + (sum((n - 1) * s for n, s in zip(a.shape, a.stride(), strict=True)) + 1) * size
+    b1 = b0 + (sum((n - 1) * s for n, s in zip(b.shape, b.stride(), strict=True)) + 1) * size
+    return a0 < b1 and b0 < a1
+
+
 @dataclass
 class Progress:
-    """One progress event: kind is 'batch' or 'eval'."""
+    """One progress event: kind is 'batch' or 'eval' (test_accuracy: accuracy on the evaluated split)."""
 
     kind: str
     epoch: float
@@ -122,7 +150,7 @@ def _make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total: int):
 
 def train(
     train_split: Split,
-    test_split: Split | None,
+    eval_split: Split | None,
     recipe: Recipe,
     config: ModelConfig | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -130,11 +158,16 @@ def train(
     max_batches: int | None = None,
     evals_per_epoch: int = 1,
 ) -> TrainResult:
-    """Train a fresh model; evaluate on `test_split` `evals_per_epoch` times an epoch.
+    """Train a fresh model on `train_split`; evaluate on `eval_split` `evals_per_epoch` times an epoch.
 
     `max_batches` caps the run (for --dry-run and tests); `stop` ends it cleanly after the
     current batch. The returned metrics describe the final model; `best_model` is the one
-    with the best evaluated accuracy (used when a run is stopped).
+    with the best evaluated accuracy (used when a run is stopped). Whoever keeps `best_model`
+    must pass a validation split held out from the training images (`hold_out`), never test
+    digits: the choice is then made on data the run did not train on, and the test set stays
+    unseen until the kept model is scored. The history's and Progress's `test_accuracy` is the
+    accuracy on `eval_split`, whatever that split is. An `eval_split` that shares images with the
+    training images is refused.
     """
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
@@ -146,6 +179,8 @@ def train(
     n = len(data)
     if n == 0:
         raise ValueError("train() needs at least one training image")
+    if eval_split is not None and _shares_images(eval_split.images, data.images):
+        raise ValueError("the evaluation split shares images with the training images: hold it out (train.hold_out)")
     per_epoch = math.ceil(n / recipe.batch_size)
     planned = per_epoch * recipe.epochs  # the schedule always spans the whole recipe
     total = planned if max_batches is None else min(planned, max_batches)
@@ -181,7 +216,7 @@ def train(
                 sched.step()
             if ema is not None:
                 with torch.no_grad():
-                    for pe, pm in zip(ema.parameters(), model.parameters()):
+                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
                         pe.lerp_(pm, 1.0 - recipe.ema_decay)
             step += 1
             train_time += time.perf_counter() - t0
@@ -190,9 +225,10 @@ def train(
             epoch = step / per_epoch
             if on_progress:
                 on_progress(Progress("batch", epoch, step, total, last_loss, train_time, eta))
-            if test_split is not None and ((b + 1) in eval_at or step == total):
-                acc = accuracy(ema or model, test_split)
-                history.append({"epoch": round(epoch, 4), "step": step, "train_time": train_time, "loss": last_loss, "test_accuracy": acc})
+            if eval_split is not None and ((b + 1) in eval_at or step == total):
+                acc = accuracy(ema or model, eval_split)
+                history.append({"epoch": round(epoch, 4), "step": step, "train_time": train_time, "loss": last_loss,
+                                "test_accuracy": acc})
                 if acc > best_acc:
                     best_acc, best_state = acc, copy.deepcopy((ema or model).state_dict())
                 if on_progress:

@@ -83,9 +83,14 @@ def test_architecture_text_follows_the_config():
 
 
 @pytest.mark.parametrize("page_file", ["pages/explorer.py", "pages/draw.py"])
-def test_every_page_runs_through_app_py(app, page_file):
-    """A page opened directly still gets app.py's navigation and sidebar model selector."""
+def test_switching_pages_keeps_app_py_sidebar(app, page_file):
+    """After the home page, switching to another page runs it through app.py: the sidebar model selector stays.
+
+    (A page opened directly, as the first request of a fresh server, is tested in a real browser:
+    tests/test_browser_deeplink.py. AppTest always runs app.py first, so it cannot test that.)"""
     app.run()
+    chosen = app.sidebar.selectbox(key=MODEL_KEY).value
+    assert chosen.endswith(".safetensors")
     app.switch_page(page_file).run()
     assert not app.exception
-    assert app.sidebar.selectbox(key="model_path").value.endswith(".safetensors")
+    assert app.sidebar.selectbox(key=MODEL_KEY).value == chosen

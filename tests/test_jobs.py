@@ -10,6 +10,7 @@ from lstmviz.checkpoint import load_checkpoint, save_checkpoint
 from lstmviz.evaluate import accuracy
 from lstmviz.jobs import JobRegistry, JobSpec, TrainingBusyError
 from lstmviz.registry import MODELS_ENV_VAR, list_models
+from lstmviz.train import hold_out
 
 TINY = dict(n_train=2000, hidden_size=16, epochs=1, eval_size=500)
 LONG = dict(TINY, epochs=20, evals_per_epoch=4)  # 320 batches if never stopped; the tests stop it early
@@ -41,7 +42,7 @@ def _wait_for(job, condition, timeout: float = 120.0):
     pytest.fail(f"timed out; last state {job.snapshot().state}: {job.snapshot().message}")
 
 
-def test_a_short_run_saves_a_new_checkpoint_with_metrics(models_dir, registry, test_split):
+def test_a_short_run_saves_a_new_checkpoint_with_metrics(models_dir, registry, test_split, train_split):
     job = registry.start("alice", JobSpec(**TINY, name="tiny run"))
     assert job.wait(180), job.snapshot().message
     snap = job.snapshot()
@@ -59,7 +60,7 @@ def test_a_short_run_saves_a_new_checkpoint_with_metrics(models_dir, registry, t
     assert m["config"]["hidden_size"] == 16 and m["date"] and m["saved"] == "final" and not m["stopped"]
     assert m["n_test"] == len(test_split)
     assert m["test_accuracy"] == pytest.approx(accuracy(loaded.model, test_split))
-    assert m["eval_accuracy"] == pytest.approx(accuracy(loaded.model, test_split.subset(500)))
+    assert m["eval_accuracy"] == pytest.approx(accuracy(loaded.model, hold_out(train_split, 500)[1]))
     assert len(m["history"]) == len(snap.eval_history)
 
     listed = {i.path.name: i for i in list_models()}
@@ -67,7 +68,7 @@ def test_a_short_run_saves_a_new_checkpoint_with_metrics(models_dir, registry, t
     assert listed["tiny-run.safetensors"].accuracy == pytest.approx(m["test_accuracy"])
 
 
-def test_stop_keeps_the_best_so_far_and_leaves_existing_files_alone(models_dir, registry, tiny_model, test_split):
+def test_stop_keeps_the_best_so_far_and_leaves_existing_files_alone(models_dir, registry, tiny_model, train_split):
     previous = save_checkpoint(models_dir / "demo.safetensors", tiny_model, {"test_accuracy": 0.1})
     before = previous.read_bytes()
     job = registry.start("alice", JobSpec(**LONG, name="demo"))
@@ -87,7 +88,7 @@ def test_stop_keeps_the_best_so_far_and_leaves_existing_files_alone(models_dir, 
     best = max(m["history"], key=lambda h: h["test_accuracy"])
     assert m["eval_accuracy"] == best["test_accuracy"]
     # the weights are the best evaluated ones: re-scoring them on the same digits gives that accuracy
-    assert accuracy(loaded.model, test_split.subset(500)) == pytest.approx(best["test_accuracy"])
+    assert accuracy(loaded.model, hold_out(train_split, 500)[1]) == pytest.approx(best["test_accuracy"])
     assert sorted(p.name for p in models_dir.iterdir()) == ["demo-2.safetensors", "demo.safetensors"]
 
 

@@ -38,7 +38,8 @@ def test_config_rejects_bad_values(kwargs):
 def test_config_round_trip(cell):
     config = ModelConfig(input_size=28, proj_size=32, hidden_size=48, n_classes=10, cell=cell, forget_bias=0.5)
     d = config.to_dict()
-    assert d == {"input_size": 28, "proj_size": 32, "hidden_size": 48, "n_classes": 10, "cell": cell, "forget_bias": 0.5}
+    assert d == {"input_size": 28, "proj_size": 32, "hidden_size": 48, "n_classes": 10, "cell": cell,
+                 "forget_bias": 0.5}
     assert ModelConfig.from_dict(d) == config
 
 
@@ -110,28 +111,82 @@ def test_forget_bias_only_touches_lstm(cell):
     assert not torch.any(bias == 1.0)
 
 
-def test_notebook_init_statistics():
-    config = ModelConfig()  # P = H = 128: enough numbers for tight statistics
-    model = build_model(config, seed=0)
+# Shapes where the notebook's Glorot bound, sqrt(6 / ((P + H) + 4H)), differs from torch's default
+# U(-1/sqrt(H), 1/sqrt(H)): with P = H = 128 the two bounds are equal (sqrt(6/768) = 1/sqrt(128)), so
+# statistics of the reference model could not tell the notebook's init from torch's.
+NOTEBOOK_SHAPES = ModelConfig(proj_size=200, hidden_size=40)
+
+
+def _ks_distance(values: torch.Tensor, cdf) -> float:
+    """Kolmogorov-Smirnov distance between the empirical distribution of values and a CDF."""
+    x = values.detach().flatten().double().sort().values
+    n = x.numel()
+    f = cdf(x)
+    upper = torch.arange(1, n + 1, dtype=torch.float64) / n - f
+    lower = f - torch.arange(0, n, dtype=torch.float64) / n
+    return float(torch.maximum(upper, lower).max())
+
+
+def _ks_limit(n: int, alpha: float = 1e-4) -> float:
+    """The KS distance a true sample of size n stays under with probability 1 - alpha."""
+    return math.sqrt(-0.5 * math.log(alpha / 2)) / math.sqrt(n)
+
+
+def _normal_cdf(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def _uniform_cdf(bound: float):
+    return lambda x: ((x + bound) / (2 * bound)).clamp(0, 1)
+
+
+def _notebook_recipe_misfits(model: RowClassifier) -> list[str]:
+    """Weight blocks whose values do not follow the notebook's stated init (KS test at alpha = 1e-4):
+    N(0, 1) for both linear layers; Glorot uniform over the TF kernel (P + H, 4H) that holds both of
+    torch's LSTM matrices, checked for each gate's block of each matrix."""
+    c = model.config
+    bound = math.sqrt(6.0 / ((c.proj_size + c.hidden_size) + 4 * c.hidden_size))
+    blocks = {"proj.weight": (model.proj.weight, _normal_cdf), "head.weight": (model.head.weight, _normal_cdf)}
+    for name in ("weight_ih_l0", "weight_hh_l0"):
+        for gate, block in zip(GATES["lstm"], getattr(model.rnn, name).chunk(4, dim=0), strict=True):
+            blocks[f"{name}[{gate}]"] = (block, _uniform_cdf(bound))
+    return [name for name, (w, cdf) in blocks.items() if _ks_distance(w, cdf) > _ks_limit(w.numel())]
+
+
+def test_notebook_init_follows_the_notebook_recipe():
+    model = build_model(NOTEBOOK_SHAPES, seed=0)
     model.init_notebook_()
-    for lin in (model.proj, model.head):
+    assert _notebook_recipe_misfits(model) == []
+    for lin in (model.proj, model.head):  # N(0, 1): mean 0, std 1
         w = lin.weight.detach()
-        assert abs(float(w.mean())) < 0.1
-        assert abs(float(w.std()) - 1.0) < 0.1
+        assert abs(float(w.mean())) < 4 / math.sqrt(w.numel())
+        assert abs(float(w.std()) - 1.0) < 0.05
         assert torch.all(lin.bias == 0.0)
-    # Glorot uniform over the TF kernel (P + H, 4H) that holds both of torch's matrices.
-    p, h = config.proj_size, config.hidden_size
-    bound = math.sqrt(6.0 / ((p + h) + 4 * h))
+    p, h = NOTEBOOK_SHAPES.proj_size, NOTEBOOK_SHAPES.hidden_size
+    bound = math.sqrt(6.0 / ((p + h) + 4 * h))  # Glorot: fan_in = P + H (input and h), fan_out = 4H (four gates)
     for w in (model.rnn.weight_ih_l0.detach(), model.rnn.weight_hh_l0.detach()):
-        assert float(w.abs().max()) <= bound
-        assert float(w.abs().max()) > 0.98 * bound  # fills the whole range, not a narrower one
-        assert abs(float(w.std()) - bound / math.sqrt(3.0)) < 0.02 * bound  # std of U(-b, b)
-        assert abs(float(w.mean())) < 0.01 * bound
-    h_ = config.hidden_size
+        for block in w.chunk(4, dim=0):  # one gate's rows
+            assert float(block.abs().max()) <= bound
+            assert float(block.abs().max()) > 0.98 * bound  # fills the whole range, not a narrower one
+            assert abs(float(block.std()) - bound / math.sqrt(3.0)) < 0.05 * bound  # std of U(-b, b)
     b_ih = model.rnn.bias_ih_l0.detach()
-    assert torch.all(b_ih[h_ : 2 * h_] == 1.0)
-    assert torch.all(torch.cat([b_ih[:h_], b_ih[2 * h_ :]]) == 0.0)
+    assert torch.all(b_ih[h : 2 * h] == 1.0)  # forget-gate bias 1.0
+    assert torch.all(torch.cat([b_ih[:h], b_ih[2 * h :]]) == 0.0)
     assert torch.all(model.rnn.bias_hh_l0 == 0.0)
+
+
+def test_the_notebook_recipe_check_rejects_other_inits():
+    """The check above can fail: torch's own init, and Glorot with the wrong fans, are told apart."""
+    fresh = build_model(NOTEBOOK_SHAPES, seed=0)
+    assert set(_notebook_recipe_misfits(fresh)) >= {"proj.weight", "head.weight"} | {
+        f"{m}[{g}]" for m in ("weight_ih_l0", "weight_hh_l0") for g in GATES["lstm"]}
+    model = build_model(NOTEBOOK_SHAPES, seed=0)
+    model.init_notebook_()
+    with torch.no_grad():  # Glorot of each gate on its own (fan_out = H instead of 4H), in the input matrix
+        p, h = NOTEBOOK_SHAPES.proj_size, NOTEBOOK_SHAPES.hidden_size
+        per_gate = math.sqrt(6 / ((p + h) + h))
+        torch.nn.init.uniform_(model.rnn.weight_ih_l0, -per_gate, per_gate)
+    assert _notebook_recipe_misfits(model) == [f"weight_ih_l0[{g}]" for g in GATES["lstm"]]
 
 
 def test_fresh_init_differs_from_notebook_init():
@@ -144,7 +199,7 @@ def test_same_seed_same_weights():
     config = ModelConfig(hidden_size=32, proj_size=16)
     a, b = build_model(config, seed=7), build_model(config, seed=7)
     assert weights_hash(a) == weights_hash(b)
-    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert na == nb and torch.equal(ta, tb)
     assert weights_hash(build_model(config, seed=8)) != weights_hash(a)
 

@@ -68,17 +68,48 @@ def test_pca_sign_does_not_depend_on_the_order_of_the_points():
         fit_pca(X[:1])
 
 
+def torch_steps(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """h (and c for an LSTM) at every step from torch.nn's own module, fed the projected rows one step at a time."""
+    import torch
+
+    with torch.no_grad():
+        xp = model.proj(torch.as_tensor(images))  # (N, T, P)
+        hs, cs, state = [], [], None
+        for t in range(xp.shape[1]):
+            out, state = model.rnn(xp[:, t : t + 1], state)  # out (N, 1, H)
+            hs.append(out[:, 0])
+            if model.config.cell == "lstm":
+                cs.append(state[1][0])  # c after step t, (N, H)
+        whole, _ = model.rnn(xp)  # (N, T, H): the same h in one call
+    h = torch.stack(hs, 1)
+    torch.testing.assert_close(h, whole, atol=1e-6, rtol=1e-5)
+    return h.numpy(), torch.stack(cs, 1).numpy() if cs else None
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_collect_states_matches_the_trace(cell, small_test):
+def test_collect_states_matches_torch_nn(cell, small_test):
+    """collect_states (an unrolled recurrence) against torch.nn.LSTM/GRU/RNN run on the projected input."""
+    import torch
+
     model = build_model(ModelConfig(hidden_size=12, proj_size=8, cell=cell), seed=0)
+    with torch.no_grad():  # weights of a realistic size, so the gates are not all near 0.5
+        for p in model.rnn.parameters():
+            p.mul_(3.0)
     images = small_test[0][:40]
     states = collect_states(model, images, batch_size=16)  # several batches
-    trace = trace_batch(model, images)
-    np.testing.assert_allclose(states.h, trace.h, atol=1e-6)
+    h, c = torch_steps(model, images)
+    assert states.h.shape == (40, 28, 12)
+    np.testing.assert_allclose(states.h, h, atol=1e-5)
     assert states.predictions.shape == (40, 28)
-    np.testing.assert_array_equal(states.predictions, trace.logits.argmax(-1))
+    with torch.no_grad():
+        logits = model.head(torch.as_tensor(h))  # (40, 28, 10)
+        last = model(torch.as_tensor(images))  # the model's own forward pass: the answer after 28 rows
+    np.testing.assert_array_equal(states.predictions, logits.argmax(-1).numpy())
+    np.testing.assert_array_equal(states.predictions[:, -1], last.argmax(-1).numpy())
     if cell == "lstm":
-        np.testing.assert_allclose(states.c, trace.c, atol=1e-6)
+        assert c is not None and c.shape == (40, 28, 12)
+        np.testing.assert_allclose(states.c, c, atol=1e-5)
+        assert np.abs(c).max() > 1.0  # c is not bounded like h: a real test of the cell state
     else:
         assert states.c is None
 

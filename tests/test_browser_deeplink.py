@@ -1,0 +1,50 @@
+"""Browser test: the very first request to a fresh `streamlit run` server is a deep link to /truncation.
+
+Streamlit runs a linked page file on its own (old multipage mode: no app.py, so no sidebar model
+selector and page-file names in the navigation) when the first request after start is a link to it;
+the app must still show the page through app.py's navigation. AppTest cannot see this: it always
+runs app.py first. The `server` fixture (conftest.py) starts one server for this module and requests
+only /_stcore/health before the test opens the page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TITLE = re.compile(r"^Truncation: how accuracy falls")
+NAV_TITLES = ["Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
+              "Cell comparison", "Train a model"]  # the titles app.py gives its pages
+
+
+def test_first_request_to_truncation_shows_the_page_with_the_sidebar(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        documents = []
+        page.on("request", lambda r: documents.append(r.url) if r.resource_type == "document" else None)
+        page.goto(f"{server}/truncation")
+        assert documents == [f"{server}/truncation"]  # one page load: the deep link itself, no redirect
+
+        page.get_by_role("heading", name=TITLE).wait_for()
+        sidebar = page.get_by_test_id("stSidebar")
+        selector = sidebar.get_by_test_id("stSelectbox").filter(has_text="Model")
+        selector.wait_for(timeout=15_000)  # app.py draws the sidebar before the page: it is there by now
+        assert selector.count() == 1
+        chosen = selector.get_by_role("combobox").input_value()
+        assert chosen.startswith("lstm (shipped)")  # the shipped default model is selected
+
+        links = sidebar.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+        titles = [links.nth(i).locator("span[label]").get_attribute("label") for i in range(links.count())]
+        assert titles == NAV_TITLES  # app.py's navigation, not the names of the files in pages/
+        current = [links.nth(i).get_attribute("aria-current") for i in range(links.count())]
+        assert current == [("page" if t == "Truncation" else None) for t in NAV_TITLES]
+        assert page.url == f"{server}/truncation"
+        assert page.get_by_role("heading", name=TITLE).count() == 1  # the page ran once, not twice
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        context.close()
