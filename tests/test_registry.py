@@ -82,7 +82,7 @@ def test_listing_checks_shapes_against_the_declared_config(user_dir):
     path = user_dir / "lying.safetensors"
     path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + header_len :])
     info = read_info(path)
-    assert not info.valid and "do not match" in info.error
+    assert not info.valid and "shape" in info.error
 
 
 def test_upload_of_a_safetensors_checkpoint(user_dir, tiny_model):
@@ -125,18 +125,18 @@ def test_upload_with_wrong_shapes_is_refused(user_dir, tiny_model):
 def test_upload_claiming_a_huge_config_is_refused_without_allocating(user_dir, tiny_model):
     tensors = {k: v.contiguous() for k, v in tiny_model.state_dict().items()}
     meta = {"format": "lstmviz/1", "config": '{"hidden_size": 65536, "proj_size": 65536}', "metrics": "{}"}
-    with pytest.raises(CheckpointError, match="shape"):
+    with pytest.raises(CheckpointError, match="larger than this app shows"):
         import_upload("huge.safetensors", st_save(tensors, metadata=meta))
     assert _files(user_dir) == []
 
 
 def test_truncated_uploads_are_refused(user_dir, tiny_model):
     data = checkpoint_bytes(tiny_model, {})
-    with pytest.raises(CheckpointError, match="not a valid safetensors"):
+    with pytest.raises(CheckpointError, match="truncated"):
         import_upload("cut.safetensors", data[: len(data) // 2])
     buf = io.BytesIO()
     torch.save(tiny_model.state_dict(), buf)
-    with pytest.raises(CheckpointError, match="refused to load"):
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         import_upload("cut.pt", buf.getvalue()[:-300])
     with pytest.raises(CheckpointError, match="empty or truncated"):
         import_upload("empty.safetensors", b"")
@@ -166,8 +166,10 @@ def test_hostile_pickle_runs_no_code(user_dir, tmp_path, form):
     assert not target.exists()
     with pytest.raises(CheckpointError) as err:
         import_upload(name, data)
-    assert "refused to load" in str(err.value) and "only plain tensors" in str(err.value)
-    assert "Unsupported global" in str(err.value) and "open" in str(err.value)  # names what was refused
+    text = str(err.value)
+    assert "refused" in text and "code references" in text and "nothing in it ran" in text
+    assert "io.open" in text  # names what was refused, whatever PyTorch's wording
+    assert "weights_only" not in text  # never advice to load unsafely
     assert not target.exists()
     assert _files(user_dir) == []
 
