@@ -13,14 +13,12 @@ scanned for code references before `torch.load` sees it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
 import math
 import os
 import pickletools
-import stat as _stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .model import CELLS, ModelConfig, RowClassifier
+from .safeio import read_limited
 
 FORMAT = "lstmviz/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -406,43 +405,11 @@ def load_checkpoint_bytes(data: bytes, name: str = "uploaded file") -> LoadedMod
     return _parse_safetensors(data, name)
 
 
-def read_limited(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
-    """The bytes of a regular file, refusing special files (a FIFO, /dev/zero) and reading at most `limit`.
-
-    The size reported by stat is not trusted: at most limit + 1 bytes are read, and more is refused.
-    Raises OSError subclasses for unreadable paths and ValueError for a special or too-large file.
-    """
-    path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags)  # non-blocking: opening a FIFO with no writer must not hang
-    try:
-        st = os.fstat(fd)
-        if _stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
-        if not _stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file (a device, pipe or socket); only files are read")
-        if st.st_size > limit:
-            raise ValueError(f"{st.st_size:,} bytes is too large (at most {limit // 2**20} MB)")
-        os.set_blocking(fd, True)
-        chunks, n = [], 0
-        while n <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - n))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            n += len(chunk)
-        if n > limit:
-            raise ValueError(f"more than {limit // 2**20} MB; too large")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def load_checkpoint(path: str | os.PathLike | None = None) -> LoadedModel:
     """Load a checkpoint file (the shipped default when path is None)."""
     path = Path(path) if path else DEFAULT_CHECKPOINT
     try:
-        data = read_limited(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+        data = read_limited(path, MAX_CHECKPOINT_BYTES)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except IsADirectoryError:

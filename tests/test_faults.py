@@ -8,9 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import hostile
 import pytest
 
-import hostile
 from lstmviz.checkpoint import CheckpointError, load_checkpoint, load_checkpoint_bytes
 from lstmviz.cli import main as cli_main
 from lstmviz.registry import import_upload
@@ -41,7 +41,7 @@ def _load_in_child(tmp_path: Path, data: bytes, name: str) -> dict:
     path = tmp_path / "probe.bin"
     path.write_bytes(data)
     script = _PROBE.format(tests=str(TESTS))
-    out = subprocess.run([sys.executable, "-c", script, str(path), name], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", script, str(path), name], check=False, capture_output=True, text=True,
                          cwd=ROOT, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -142,3 +142,77 @@ def test_special_files_are_refused_as_checkpoints(tmp_path, special):
         os.mkfifo(path)
     with pytest.raises(CheckpointError, match="not a regular file"):
         load_checkpoint(path)
+
+
+# --- images -------------------------------------------------------------------------------------
+
+def _digit_picture():
+    import numpy as np
+    from PIL import Image
+
+    img = np.zeros((56, 56), dtype=np.uint8)
+    img[10:46, 26:31] = 255  # a "1"
+    img[10:16, 20:31] = 255
+    return Image.fromarray(img)
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "GIF", "animated GIF"])
+def test_webp_bmp_gif_pictures_are_read_like_png(tmp_path, fmt):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from lstmviz.preprocess import file_to_mnist
+
+    pic = _digit_picture()
+    png = io.BytesIO()
+    pic.save(png, "PNG")
+    buf = io.BytesIO()
+    if fmt == "animated GIF":
+        blank = Image.new("L", pic.size, 0)
+        pic.save(buf, "GIF", save_all=True, append_images=[blank, blank], duration=100)
+    else:
+        pic.save(buf, fmt.split()[-1], **({"lossless": True} if fmt == "WEBP" else {}))
+    np.testing.assert_allclose(file_to_mnist(buf.getvalue()), file_to_mnist(png.getvalue()), atol=1e-6)
+
+
+_IMAGE_PROBE = textwrap.dedent("""
+    import json, resource, sys
+    from lstmviz.preprocess import ImageError, file_to_mnist
+    data = open(sys.argv[1], "rb").read()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        file_to_mnist(data)
+        result = "accepted"
+    except ImageError as exc:
+        result = str(exc)
+    print(json.dumps({"result": result, "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}))
+""")
+
+
+@pytest.mark.parametrize("size", [(1, 20_000_000), (20_000_000, 1)], ids=["1x20M", "20Mx1"])
+def test_extreme_aspect_png_is_refused_before_decoding(tmp_path, size):
+    path = tmp_path / "strip.png"
+    path.write_bytes(hostile.png_bytes(*size))
+    assert path.stat().st_size < 100_000
+    out = subprocess.run([sys.executable, "-c", _IMAGE_PROBE, str(path)], check=False, capture_output=True,
+                         text=True, cwd=ROOT, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "too large" in got["result"]
+    assert got["peak_mb"] < 100, got
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_predict_refuses_special_files_quickly(tmp_path, special):
+    import os
+
+    path = special
+    if special == "fifo":
+        path = str(tmp_path / "pipe.png")
+        os.mkfifo(path)
+    out = subprocess.run([sys.executable, "-m", "lstmviz", "predict", path, "--json"], check=False,
+                         capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.returncode == 1 and "not a regular file" in row["error"]
