@@ -186,6 +186,56 @@ def format_duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def training_data_missing(data_dir: str | os.PathLike | None) -> str | None:
+    """The clear message when the MNIST training files are not on disk (None when they are)."""
+    from .data import RAW_FILES, missing_message, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    if all((raw / name).is_file() for name in RAW_FILES):
+        return None
+    return missing_message(root, "the training set is needed to train")
+
+
+_CALIBRATION: dict[tuple, float] = {}
+
+
+def seconds_per_image(cell: str, hidden_size: int) -> float:
+    """Measured once per (cell, hidden size): seconds of one-thread training per image, batch of 64."""
+    key = (cell, hidden_size)
+    if key not in _CALIBRATION:
+        import torch
+
+        from .model import ModelConfig, build_model
+
+        model = build_model(ModelConfig(cell=cell, hidden_size=hidden_size), seed=0)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x, y = torch.rand(64, 28, 28), torch.randint(0, 10, (64,))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the training process uses one thread
+        try:
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+                best = min(best, time.perf_counter() - t0)
+        finally:
+            torch.set_num_threads(threads)
+        _CALIBRATION[key] = best / 64
+    return _CALIBRATION[key]
+
+
+def estimate_seconds(spec: JobSpec) -> float:
+    """A rough duration of a run before it starts: training, live evaluations and the final scoring."""
+    per_image = seconds_per_image(spec.cell, spec.hidden_size)
+    train_images = spec.total_steps() * spec.recipe().batch_size
+    evals = spec.live_evals_per_epoch() * spec.recipe().epochs * spec.eval_size + 10_000
+    overhead = 1.3 if spec.recipe().augment else 1.1  # augmentation, data loading
+    return per_image * (train_images * overhead + evals / 3) + 5.0  # forward only is about a third; start-up
+
+
 def journal_path(models_dir: str | os.PathLike, run_id: str) -> Path:
     """The small JSON file that records one run, hidden in the user models folder."""
     return Path(models_dir) / f".training-{run_id}.json"
