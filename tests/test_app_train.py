@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from lstmviz.checkpoint import load_checkpoint
 from lstmviz.jobs import REGISTRY
-from lstmviz.registry import MODELS_ENV_VAR, read_info
+from lstmviz.registry import MODELS_ENV_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
 
