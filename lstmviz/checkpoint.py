@@ -131,8 +131,8 @@ def check_config(config: ModelConfig, name: str) -> ModelConfig:
         raise CheckpointError(f"{name}: the model reads rows of {config.input_size} numbers; an MNIST row has "
                               f"{INPUT_SIZE} pixels, so this model cannot read these digits")
     if config.n_classes != N_CLASSES:
-        raise CheckpointError(f"{name}: the model has {config.n_classes} output classes; this app needs "
-                              f"{N_CLASSES}, one per digit")
+        classes = f"{config.n_classes} output class" + ("" if config.n_classes == 1 else "es")
+        raise CheckpointError(f"{name}: the model has {classes}; this app needs {N_CLASSES}, one per digit")
     if config.hidden_size > MAX_HIDDEN or config.proj_size > MAX_PROJ:
         raise CheckpointError(f"{name}: hidden size {config.hidden_size} / projection {config.proj_size} is larger "
                               f"than this app shows (at most {MAX_HIDDEN} units)")

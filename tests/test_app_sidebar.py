@@ -46,7 +46,7 @@ def _still_works(at) -> None:
     [
         ("w27.pt", lambda: hostile.wrong_shape_pt(input_size=27), "28 pixels"),
         ("c12.pt", lambda: hostile.wrong_shape_pt(n_classes=12), "12 output classes"),
-        ("c1.safetensors", lambda: hostile.wrong_shape_safetensors(n_classes=1), "1 output classes"),
+        ("c1.safetensors", lambda: hostile.wrong_shape_safetensors(n_classes=1), "1 output class;"),
         ("bomb.pt", lambda: hostile.zip_bomb_pt(64 * 2**20), "compressed"),
         ("notes.pt", lambda: b"my lecture notes\n" * 40, "not a PyTorch checkpoint"),
         ("notes.safetensors", lambda: b"my lecture notes\n" * 40, "not a safetensors checkpoint"),

@@ -89,10 +89,10 @@ def test_hostile_pickles_get_the_projects_own_message(tmp_path, kind):
     [
         (lambda: hostile.wrong_shape_pt(input_size=27), ["27", "28 pixels"]),
         (lambda: hostile.wrong_shape_pt(n_classes=12), ["12 output classes"]),
-        (lambda: hostile.wrong_shape_pt(n_classes=1), ["1 output classes"]),
+        (lambda: hostile.wrong_shape_pt(n_classes=1), ["1 output class;"]),
         (lambda: hostile.wrong_shape_safetensors(input_size=27), ["27", "28 pixels"]),
         (lambda: hostile.wrong_shape_safetensors(n_classes=12, with_metadata=False), ["12 output classes"]),
-        (lambda: hostile.wrong_shape_safetensors(n_classes=1), ["1 output classes"]),
+        (lambda: hostile.wrong_shape_safetensors(n_classes=1), ["1 output class;"]),
     ],
     ids=["pt-27-inputs", "pt-12-classes", "pt-1-class", "st-27-inputs", "st-12-classes-no-metadata", "st-1-class"],
 )
