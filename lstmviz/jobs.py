@@ -337,6 +337,7 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
 
     from .data import load_split
     from .evaluate import accuracy
+    from .registry import save_new_checkpoint, user_models_dir
     from .train import train
 
     torch.set_num_threads(max(1, spec.threads))
@@ -370,7 +371,7 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
         command="lstmviz app: Train a model",
         run_id=spec.run_id,
     )
-    path = _save_or_keep(spec, model, metrics, send)
+    path = _save_or_keep(spec, model, metrics, send, save_new_checkpoint, spec.models_dir or user_models_dir())
     if path is None:
         return
     if result.stopped:
@@ -382,17 +383,16 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
                   "metrics": metrics, "message": message})
 
 
-def _save_or_keep(spec: JobSpec, model, metrics: dict, send) -> Path | None:
+def _save_or_keep(spec: JobSpec, model, metrics: dict, send, save, folder) -> Path | None:
     """Save the trained model as a new file; if the folder cannot take it, send its bytes to the server.
 
     Returns the path, or None when the checkpoint went back to the server ("unsaved"): the page then
     offers a download and another try, so a full disk never loses a finished run.
     """
     from .checkpoint import CheckpointError, checkpoint_bytes
-    from .registry import save_new_checkpoint, user_models_dir
 
     try:
-        path = save_new_checkpoint(spec.models_dir or user_models_dir(), spec.file_stem(), model, metrics)
+        path = save(folder, spec.file_stem(), model, metrics)
     except CheckpointError as exc:
         data = checkpoint_bytes(model, metrics)
         message = (f"Trained (test accuracy {metrics['test_accuracy']:.2%}), but {exc} The trained weights are "

@@ -160,17 +160,38 @@ def test_a_run_that_cannot_save_keeps_its_weights_for_download_and_retry(tmp_pat
 
 
 def test_killed_right_after_its_save_the_run_reports_what_is_on_disk(models_dir, registry, monkeypatch):
-    from lstmviz.jobs import TrainingJob
+    import subprocess
 
-    apply = TrainingJob._apply
+    real_popen = subprocess.Popen
 
-    def kill_at_save(self, kind, payload):
-        if kind == "saved":  # the file is complete; the process dies before telling anyone
-            self._process.kill()
-            return
-        apply(self, kind, payload)
+    class DiesAfterSaving:
+        """The training process, killed the moment its checkpoint is complete, before it can say so."""
 
-    monkeypatch.setattr(TrainingJob, "_apply", kill_at_save)
+        def __init__(self, *args, **kwargs):
+            self._p = real_popen(*args, **kwargs)
+            self.stdin, self.pid = self._p.stdin, self._p.pid
+            self.stdout = self._lines()
+
+        def _lines(self):
+            try:
+                for line in self._p.stdout:
+                    if line.startswith('["saved"'):
+                        self._p.kill()
+                        return
+                    yield line
+            finally:
+                self._p.stdout.close()
+
+        def wait(self, timeout=None):
+            return self._p.wait(timeout)
+
+        def poll(self):
+            return self._p.poll()
+
+        def kill(self):
+            self._p.kill()
+
+    monkeypatch.setattr(subprocess, "Popen", DiesAfterSaving)
     job = registry.start("alice", JobSpec(**TINY, name="just saved"))
     assert job.wait(180)
     snap = job.snapshot()
@@ -178,6 +199,7 @@ def test_killed_right_after_its_save_the_run_reports_what_is_on_disk(models_dir,
     assert saved.exists() and load_checkpoint(saved).metrics["run_id"] == job.run_id
     assert snap.path == str(saved), snap.message
     assert "nothing was saved" not in snap.message and "just-saved.safetensors is on disk" in snap.message
+    assert "exit code -9" in snap.message
 
 
 _SERVER = """
