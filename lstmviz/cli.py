@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict digits in PNG/JPEG files or folders")
+    p = sub.add_parser("predict", help="predict digits in image files (PNG, JPEG, WebP, BMP, GIF) or folders")
     p.add_argument("paths", nargs="+", help="image files or folders of them")
     _add_checkpoint(p)
     p.add_argument("--json", action="store_true", help="one JSON object a line")

@@ -13,10 +13,18 @@ sets the threading.Event that train() checks after every batch, so the run ends 
 the best model so far. Progress comes back as JSON lines on stdout; a monitor thread in the
 server turns them into a lock-protected snapshot that pages poll. The child saves the checkpoint
 itself, as a new file in the user models folder.
+
+A run the server cannot lose track of: each run writes a small journal (`.training-<run id>.json`)
+in the user models folder, which the child updates when it ends, so that after a server restart
+the Train page can say what happened and which model was kept; a checkpoint that cannot be saved
+(full or read-only disk, folder over its cap) comes back to the server, which keeps it in memory
+for a download or another try; a run whose session has gone is stopped after a timeout
+(LSTMVIZ_ABANDONED_RUN_SECONDS) and finished runs are forgotten after an hour.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as _dt
 import itertools
@@ -28,7 +36,9 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .model import ModelConfig
@@ -36,6 +46,9 @@ from .train import PRESETS, Recipe, make_recipe
 
 ACTIVE = ("starting", "running")
 MAX_JOBS_ENV_VAR = "LSTMVIZ_MAX_TRAINING_JOBS"
+ABANDON_ENV_VAR = "LSTMVIZ_ABANDONED_RUN_SECONDS"  # a run whose session is gone this long is stopped
+KEEP_FINISHED_SECONDS = 3600.0  # finished runs are forgotten after this long (their files stay)
+JOURNAL_GLOB = ".training-*.json"
 
 
 class TrainingBusyError(RuntimeError):
@@ -62,6 +75,7 @@ class JobSpec:
     max_batches: int | None = None
     threads: int = 1
     nice: int = 10
+    run_id: str = ""  # set when the job is created; saved in the checkpoint's metrics and the journal
 
     def recipe(self) -> Recipe:
         return make_recipe(self.preset, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
@@ -138,6 +152,7 @@ class JobSnapshot:
     stop_requested: bool = False
     path: str | None = None
     metrics: dict = field(default_factory=dict)
+    unsaved: bool = False  # trained but not saved (full or read-only folder): the weights are held in memory
 
     @property
     def active(self) -> bool:
@@ -169,6 +184,151 @@ def format_duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def training_data_missing(data_dir: str | os.PathLike | None) -> str | None:
+    """The clear message when the MNIST training files are not on disk (None when they are)."""
+    from .data import RAW_FILES, missing_message, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    if all((raw / name).is_file() for name in RAW_FILES):
+        return None
+    return missing_message(root, "the training set is needed to train")
+
+
+_CALIBRATION: dict[tuple, float] = {}
+
+
+def seconds_per_image(cell: str, hidden_size: int) -> float:
+    """Measured once per (cell, hidden size): seconds of one-thread training per image, batch of 64."""
+    key = (cell, hidden_size)
+    if key not in _CALIBRATION:
+        import torch
+
+        from .model import ModelConfig, build_model
+
+        model = build_model(ModelConfig(cell=cell, hidden_size=hidden_size), seed=0)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x, y = torch.rand(64, 28, 28), torch.randint(0, 10, (64,))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the training process uses one thread
+        try:
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+                best = min(best, time.perf_counter() - t0)
+        finally:
+            torch.set_num_threads(threads)
+        _CALIBRATION[key] = best / 64
+    return _CALIBRATION[key]
+
+
+def estimate_seconds(spec: JobSpec) -> float:
+    """A rough duration of a run before it starts: training, live evaluations and the final scoring."""
+    per_image = seconds_per_image(spec.cell, spec.hidden_size)
+    train_images = spec.total_steps() * spec.recipe().batch_size
+    evals = spec.live_evals_per_epoch() * spec.recipe().epochs * spec.eval_size + 10_000
+    overhead = 1.3 if spec.recipe().augment else 1.1  # augmentation, data loading
+    return per_image * (train_images * overhead + evals / 3) + 5.0  # forward only is about a third; start-up
+
+
+def journal_path(models_dir: str | os.PathLike, run_id: str) -> Path:
+    """The small JSON file that records one run, hidden in the user models folder."""
+    return Path(models_dir) / f".training-{run_id}.json"
+
+
+def _write_journal(models_dir: str | os.PathLike, run_id: str, **fields) -> None:
+    """Create or update a run's journal; a folder that cannot be written is not an error here."""
+    from .checkpoint import atomic_write_bytes
+
+    path = journal_path(models_dir, run_id)
+    try:
+        record = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        record = {}
+    record.update(fields, run_id=run_id, updated_at=time.time())
+    try:
+        atomic_write_bytes(path, json.dumps(record).encode())
+    except OSError:
+        pass
+
+
+def find_saved(models_dir: str | os.PathLike, run_id: str) -> Path | None:
+    """The checkpoint a run saved, found by the run id in its metrics (headers only), or None."""
+    from .registry import list_models
+
+    if not run_id:
+        return None
+    for info in list_models(user_dir=models_dir):
+        if info.valid and info.kind != "shipped" and info.metrics.get("run_id") == run_id:
+            return info.path
+    return None
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not running
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """A run this server process did not start (it ran before a restart): what it left."""
+
+    run_id: str
+    text: str
+    path: str | None
+    finishing: bool  # its training process still runs (it ends by saving the best model so far)
+
+
+def past_runs(models_dir: str | os.PathLike, known: set[str] = frozenset()) -> list[PastRun]:
+    """Runs recorded in the folder's journals that this process does not know: interrupted by a restart."""
+    out = []
+    for path in sorted(Path(models_dir).glob(JOURNAL_GLOB)):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        run_id = rec.get("run_id") if isinstance(rec, dict) else None
+        if not isinstance(run_id, str) or run_id in known:
+            continue
+        desc = str(rec.get("description") or "a training run")[:200]
+        started = rec.get("started_at")
+        when = _dt.datetime.fromtimestamp(started).strftime("%d %b %H:%M") if isinstance(started, (int, float)) else "?"
+        head = f"The server restarted while a training run was in progress ({desc}, started {when})."
+        state = rec.get("state")
+        saved = find_saved(models_dir, run_id)
+        finishing = state == "running" and _pid_alive(rec.get("pid"))
+        if finishing:
+            text = (f"{head} Its training process is still finishing: it stops and saves the best model so far "
+                    "in the models list. Nothing else changed.")
+        elif saved is not None:
+            text = f"{head} It saved {saved.name}, which is in the models list. Every other model is unchanged."
+        elif state == "unsaved":
+            text = f"{head} It trained, but could not save its model ({rec.get('message', '')}); nothing was kept."
+        else:
+            text = f"{head} It ended before saving anything; every model in the list is unchanged."
+        out.append(PastRun(run_id, text, str(saved) if saved else None, finishing))
+    return out
+
+
+def dismiss_past_run(models_dir: str | os.PathLike, run_id: str) -> None:
+    """Forget a past run's journal (its checkpoint, if any, stays)."""
+    journal_path(models_dir, run_id).unlink(missing_ok=True)
 
 
 def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
@@ -209,8 +369,11 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
         saved=f"best so far (step {best['step']})" if result.stopped else "final",
         history=result.history,
         command="lstmviz app: Train a model",
+        run_id=spec.run_id,
     )
-    path = save_new_checkpoint(spec.models_dir or user_models_dir(), spec.file_stem(), model, metrics)
+    path = _save_or_keep(spec, model, metrics, send, save_new_checkpoint, spec.models_dir or user_models_dir())
+    if path is None:
+        return
     if result.stopped:
         message = (f"Stopped after {steps} batches; saved the best model so far (step {best['step']}, "
                    f"test accuracy {metrics['test_accuracy']:.2%}) as {path.name}.")
@@ -220,22 +383,46 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
                   "metrics": metrics, "message": message})
 
 
+def _save_or_keep(spec: JobSpec, model, metrics: dict, send, save, folder) -> Path | None:
+    """Save the trained model as a new file; if the folder cannot take it, send its bytes to the server.
+
+    Returns the path, or None when the checkpoint went back to the server ("unsaved"): the page then
+    offers a download and another try, so a full disk never loses a finished run.
+    """
+    from .checkpoint import CheckpointError, checkpoint_bytes
+
+    try:
+        path = save(folder, spec.file_stem(), model, metrics)
+    except CheckpointError as exc:
+        data = checkpoint_bytes(model, metrics)
+        message = (f"Trained (test accuracy {metrics['test_accuracy']:.2%}), but {exc} The trained weights are "
+                   "kept in memory: download them below, or try the save again once there is room.")
+        send("done", {"state": "unsaved", "path": None, "metrics": metrics, "message": message,
+                      "stem": spec.file_stem(), "checkpoint": base64.b64encode(data).decode("ascii")})
+        return None
+    send("saved", {"path": str(path)})
+    return path
+
+
 def child_main() -> None:
     """Entry point of the training process (see the module docstring for the protocol)."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (e.g. downloads) go to the log
     lock = threading.Lock()
 
+    stop = threading.Event()
+    spec = JobSpec(**json.loads(sys.stdin.readline()))
+
     def send(kind: str, payload) -> None:
+        if kind == "done" and spec.models_dir and spec.run_id:  # the journal outlives the server
+            _write_journal(spec.models_dir, spec.run_id, state=payload["state"], path=payload["path"],
+                           message=str(payload["message"])[:500])
         with lock:
             try:
                 out.write(json.dumps([kind, payload]) + "\n")
                 out.flush()
             except (OSError, ValueError):  # the server is gone: keep going, stdin EOF has asked to stop
                 pass
-
-    stop = threading.Event()
-    spec = JobSpec(**json.loads(sys.stdin.readline()))
 
     def watch_stdin() -> None:
         for line in sys.stdin:
@@ -257,12 +444,19 @@ def child_main() -> None:
 
 
 class TrainingJob:
-    """One training run in a child process, with a progress snapshot safe to poll from any thread."""
+    """One training run in a child process, with a progress snapshot safe to poll from any thread.
+
+    `alive`: a check that the owner's session still exists (the page passes Streamlit's); a run
+    whose owner has been gone for `abandon_after` seconds is stopped (it then saves the best so far).
+    """
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: JobSpec, owner: str = "") -> None:
+    def __init__(self, spec: JobSpec, owner: str = "", alive: Callable[[], bool] | None = None,
+                 abandon_after: float | None = None) -> None:
         spec.validate()
+        if not spec.run_id:
+            spec = replace(spec, run_id=uuid.uuid4().hex)
         self.spec = spec
         self._lock = threading.Lock()
         self._snap = JobSnapshot(next(self._ids), owner, spec.describe(), total=spec.total_steps(),
@@ -270,12 +464,27 @@ class TrainingJob:
         self._t0: float | None = None
         self._process: subprocess.Popen | None = None
         self._done = threading.Event()
+        self._unsaved: tuple[str, bytes] | None = None  # (file stem, safetensors bytes) when the save failed
+        self._alive = alive
+        self._abandon_after = _abandon_seconds() if abandon_after is None else abandon_after
+        self._gone_since: float | None = None
+        self._last_check = 0.0
+        self._abandoned = False
 
     @property
     def job_id(self) -> int:
         return self._snap.job_id
 
-    def start(self) -> "TrainingJob":
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+    def _models_dir(self) -> Path:
+        from .registry import user_models_dir
+
+        return Path(self.spec.models_dir) if self.spec.models_dir else user_models_dir()
+
+    def start(self) -> TrainingJob:
         """Launch the training process and the thread that follows its progress."""
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
@@ -284,18 +493,20 @@ class TrainingJob:
             [sys.executable, "-c", "from lstmviz.jobs import child_main; child_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env, cwd=root,
         )
+        _write_journal(self._models_dir(), self.run_id, state="running", pid=self._process.pid,
+                       description=self.spec.describe(), started_at=self._snap.started_at)
         self._process.stdin.write(json.dumps(asdict(self.spec)) + "\n")
         self._process.stdin.flush()
         threading.Thread(target=self._watch, daemon=True, name=f"lstmviz-train-{self.job_id}").start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "Stopping after the current batch…") -> None:
         """Ask the run to end after the current batch; it then saves the best model so far."""
         with self._lock:
             if not self._snap.active:
                 return
             self._snap.stop_requested = True
-            self._snap.message = "Stopping after the current batch…"
+            self._snap.message = reason
         try:
             self._process.stdin.write("stop\n")
             self._process.stdin.flush()
@@ -303,8 +514,12 @@ class TrainingJob:
             pass
 
     def snapshot(self) -> JobSnapshot:
+        """A copy of the progress (lists copied, not deep-copied: a refresh stays cheap)."""
         with self._lock:
-            return copy.deepcopy(self._snap)
+            snap = copy.copy(self._snap)
+            snap.loss_history = list(snap.loss_history)
+            snap.eval_history = list(snap.eval_history)
+            return snap
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job is finished, stopped or failed; False on timeout."""
@@ -322,6 +537,30 @@ class TrainingJob:
             self._process.kill()
             self._process.wait(10)
 
+    def unsaved_checkpoint(self) -> tuple[str, bytes] | None:
+        """(file name, safetensors bytes) of a trained model that could not be saved, else None."""
+        from .registry import SUFFIX, safe_stem
+
+        with self._lock:
+            held = self._unsaved
+        return (safe_stem(held[0]) + SUFFIX, held[1]) if held else None
+
+    def retry_save(self) -> Path:
+        """Save the model held in memory as a new file; raises CheckpointError (FolderError) if it still cannot."""
+        from .registry import SUFFIX, write_new_file
+
+        with self._lock:
+            held = self._unsaved
+        if held is None:
+            raise ValueError("there is no unsaved model to save")
+        path = write_new_file(self._models_dir(), held[0], SUFFIX, held[1])
+        with self._lock:
+            self._unsaved = None
+            s = self._snap
+            s.unsaved, s.path, s.state = False, str(path), "finished"
+            s.message = f"Saved as {path.name} (test accuracy {s.metrics.get('test_accuracy', 0):.2%})."
+        return path
+
     def _apply(self, kind: str, payload) -> None:
         s = self._snap
         if kind == "status":
@@ -338,9 +577,35 @@ class TrainingJob:
                 s.loss_history.append(payload["loss"])
             else:
                 s.eval_history.append({"step": s.step, "epoch": s.epoch, "accuracy": payload["test_accuracy"]})
+        elif kind == "saved":
+            s.path = payload["path"]
         elif kind == "done":
             s.state, s.path, s.metrics, s.message = payload["state"], payload["path"], payload["metrics"], payload["message"]
             s.finished_at, s.eta = time.time(), 0.0
+            if self._abandoned:
+                s.message = "The session that started this run had gone, so the run was stopped. " + s.message
+            if payload.get("checkpoint"):
+                self._unsaved = (str(payload.get("stem") or "model"), base64.b64decode(payload["checkpoint"]))
+                s.unsaved = True
+
+    def _check_owner(self) -> None:
+        """Stop the run when its owner's session has been gone for `abandon_after` seconds."""
+        now = time.monotonic()
+        if self._alive is None or now - self._last_check < 1.0:
+            return
+        self._last_check = now
+        try:
+            alive = bool(self._alive())
+        except Exception:  # noqa: BLE001 - a broken check must not end a run
+            alive = True
+        if alive:
+            self._gone_since = None
+        elif self._gone_since is None:
+            self._gone_since = now
+        elif now - self._gone_since >= self._abandon_after and not self._abandoned:
+            self._abandoned = True
+            self.stop(f"Stopping: the session that started this run has been gone for "
+                      f"{format_duration(self._abandon_after)}; the best model so far is kept.")
 
     def _watch(self) -> None:
         finished = False
@@ -354,6 +619,7 @@ class TrainingJob:
             finished = kind == "done"
             if finished:
                 break
+            self._check_owner()
         try:
             self._process.stdin.close()
         except OSError:
@@ -362,23 +628,59 @@ class TrainingJob:
         self._process.stdout.close()
         if not finished:
             with self._lock:
-                self._snap.state, self._snap.finished_at = "failed", time.time()
-                self._snap.message = f"The training process ended unexpectedly (exit code {code}); nothing was saved."
+                saved = self._snap.path or find_saved(self._models_dir(), self.run_id)
+            with self._lock:
+                s = self._snap
+                s.finished_at = time.time()
+                if saved:
+                    s.state, s.path = "stopped", str(saved)
+                    s.message = (f"The training process ended unexpectedly (exit code {code}) just after saving: "
+                                 f"{Path(saved).name} is on disk and loads.")
+                else:
+                    s.state = "failed"
+                    s.message = (f"The training process ended unexpectedly (exit code {code}); nothing was saved, "
+                                 "and every model in the list is unchanged.")
+        try:
+            journal_path(self._models_dir(), self.run_id).unlink(missing_ok=True)  # this server saw the end
+        except OSError:
+            pass
         self._done.set()
 
 
 class JobRegistry:
-    """Process-wide record of training jobs: at most `max_concurrent` run at once, one per owner kept."""
+    """Process-wide record of training jobs: at most `max_concurrent` run at once, one per owner kept.
 
-    def __init__(self, max_concurrent: int = 1) -> None:
+    Finished jobs are forgotten `keep_finished` seconds after they end (their checkpoints stay).
+    """
+
+    def __init__(self, max_concurrent: int = 1, keep_finished: float = KEEP_FINISHED_SECONDS) -> None:
         self.max_concurrent = max_concurrent
+        self.keep_finished = keep_finished
         self._lock = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}
+
+    def _prune(self) -> None:
+        """Drop finished jobs older than keep_finished (called with the lock held)."""
+        cutoff = time.time() - self.keep_finished
+        for owner, job in list(self._jobs.items()):
+            snap = job.snapshot()
+            if not snap.active and snap.finished_at is not None and snap.finished_at < cutoff:
+                del self._jobs[owner]
 
     def job_for(self, owner: str) -> TrainingJob | None:
         """The owner's latest job (running or done), so a page finds it again after a rerun."""
         with self._lock:
+            self._prune()
             return self._jobs.get(owner)
+
+    def jobs(self) -> list[TrainingJob]:
+        with self._lock:
+            self._prune()
+            return list(self._jobs.values())
+
+    def run_ids(self) -> set[str]:
+        """Run ids of every job this process started and still remembers."""
+        return {j.run_id for j in self.jobs()}
 
     def running(self) -> list[TrainingJob]:
         with self._lock:
@@ -390,13 +692,15 @@ class JobRegistry:
         active = self.running()
         return self._busy_text(active, owner) if len(active) >= self.max_concurrent else None
 
-    def start(self, owner: str, spec: JobSpec) -> TrainingJob:
+    def start(self, owner: str, spec: JobSpec, alive: Callable[[], bool] | None = None,
+              abandon_after: float | None = None) -> TrainingJob:
         """Start a job for `owner`; TrainingBusyError if the limit is reached, ValueError for bad values."""
         with self._lock:
+            self._prune()
             active = [j for j in self._jobs.values() if j.snapshot().active]
             if len(active) >= self.max_concurrent:
                 raise TrainingBusyError(self._busy_text(active, owner))
-            job = TrainingJob(spec, owner)
+            job = TrainingJob(spec, owner, alive=alive, abandon_after=abandon_after)
             self._jobs[owner] = job
             try:
                 return job.start()
@@ -413,6 +717,13 @@ class JobRegistry:
         limit = "one training run" if self.max_concurrent == 1 else f"{self.max_concurrent} training runs"
         return (f"This app allows {limit} at a time, so please wait until it finishes (or is stopped). "
                 f"Running now: " + "; ".join(lines))
+
+
+def _abandon_seconds() -> float:
+    try:
+        return max(1.0, float(os.environ.get(ABANDON_ENV_VAR, "120")))
+    except ValueError:
+        return 120.0
 
 
 def _max_jobs() -> int:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .evaluate import predict_proba
 from .model import RowClassifier
 from .preprocess import ImageError, file_to_mnist
 
-EXTENSIONS = (".png", ".jpg", ".jpeg")  # files picked up inside folders
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")  # files picked up inside folders
 
 
 def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders recursively (PNG/JPEG only, sorted). Missing paths are yielded as-is."""
+    """Files as given; folders recursively (image extensions only, sorted). Missing paths are yielded as-is."""
     for p in map(Path, paths):
         if p.is_dir():
             yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)

@@ -1,6 +1,6 @@
 """Turn any digit picture into an MNIST-style input, the way MNIST itself was made.
 
-Pipeline: load (PNG/JPEG, safe size limits) -> grey in [0, 1] (alpha composited) -> ink bright on
+Pipeline: load (PNG, JPEG, WebP, BMP, GIF first frame; safe size limits) -> grey in [0, 1] (alpha composited) -> ink bright on
 dark (polarity from the border) -> crop to the ink's bounding box -> fit into 20x20 keeping the
 aspect ratio (antialiased) -> paste in 28x28 -> shift so the centre of mass sits at (14, 14),
 where MNIST's digits have theirs. Used by `predict` on image files and by the draw page.
@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps
 
+from .safeio import read_limited
+
 SIZE = 28  # output side
 BOX = 20  # the ink is fitted into BOX x BOX, as in MNIST
 CENTRE = 14.0  # MNIST's mean centre of mass (row, column), measured on the test set
@@ -24,14 +26,17 @@ MIN_CONTRAST = 0.08  # below this difference from the background an image is bla
 MIN_INK_FRACTION = 2e-4  # ...and with fewer ink pixels than this share of the area
 MAX_BYTES = 25 * 1024 * 1024  # largest file accepted
 MAX_PIXELS = 25_000_000  # largest width x height accepted (a 5000x5000 photo)
+MAX_SIDE = 10_000  # longest side accepted: a 1 x 20,000,000 strip costs half a gigabyte to decode
 WORK_SIDE = 1024  # larger pictures are box-averaged down to about this side before any float work
-FORMATS = ("PNG", "JPEG")
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # what Pillow decodes safely (an animation: its first frame)
+FORMAT_NAMES = "PNG, JPEG, WebP, BMP or GIF"
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # for st.file_uploader(type=...)
 
 Ink = Literal["auto", "light", "dark"]
 
 
 class ImageError(ValueError):
-    """The input is not a usable image (not PNG/JPEG, unreadable, too large)."""
+    """The input is not a usable image (not a supported format, unreadable, too large)."""
 
 
 class BlankImageError(ImageError):
@@ -39,21 +44,27 @@ class BlankImageError(ImageError):
 
 
 def _open(data: bytes) -> Image.Image:
-    """Decode PNG/JPEG bytes after checking the declared size (a decompression bomb is refused)."""
+    """Decode image bytes after checking the declared size (a decompression bomb is refused).
+
+    Width and height are read from the header and bounded before any pixel is decoded.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=FORMATS)
             w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(f"image too large: {w}x{h} pixels (at most {MAX_PIXELS:,} pixels are accepted)")
+            if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
+                raise ImageError(f"image too large: {w}x{h} pixels (at most {MAX_PIXELS:,} pixels and "
+                                 f"{MAX_SIDE:,} on a side are accepted)")
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)  # an animation: its first frame
             img.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"image refused as a possible decompression bomb: {exc}") from None
     except Image.UnidentifiedImageError:
-        raise ImageError("not a PNG or JPEG image") from None
+        raise ImageError("not a PNG or JPEG image (nor WebP, BMP or GIF)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"unreadable image ({exc})") from None
     return img
@@ -65,12 +76,11 @@ def _read_bytes(source: str | Path | bytes) -> bytes:
     else:
         path = Path(source)
         try:
-            size = path.stat().st_size
-            if size > MAX_BYTES:
-                raise ImageError(f"file too large: {size / 2**20:.1f} MB (at most {MAX_BYTES // 2**20} MB)")
-            data = path.read_bytes()
-        except ImageError:
-            raise
+            data = read_limited(path, MAX_BYTES)  # regular files only; a FIFO or /dev/zero is refused
+        except ValueError as exc:
+            raise ImageError(f"cannot read file: {exc}") from None
+        except IsADirectoryError:
+            raise ImageError("is a folder, not an image file") from None
         except OSError as exc:
             raise ImageError(f"cannot read file ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES:
@@ -104,7 +114,7 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
 
 
 def load_image(source: str | Path | bytes) -> np.ndarray:
-    """Read a PNG/JPEG (path or bytes) into grey float32 (H, W) in [0, 1], alpha composited.
+    """Read a PNG, JPEG, WebP, BMP or GIF (path or bytes) into grey float32 (H, W) in [0, 1], alpha composited.
 
     Raises ImageError (with a clear message) for a non-image, an unreadable, huge or bomb file.
     """
@@ -236,5 +246,5 @@ def canvas_to_mnist(rgba: np.ndarray | None) -> np.ndarray:
 
 
 def file_to_mnist(source: str | Path | bytes) -> np.ndarray:
-    """A PNG/JPEG file (path or bytes) -> (28, 28); raises ImageError or BlankImageError."""
+    """An image file (path or bytes) -> (28, 28); raises ImageError or BlankImageError."""
     return to_mnist(load_image(source))

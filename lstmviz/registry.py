@@ -8,38 +8,110 @@ ever overwritten, and the shipped folder is never written.
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import math
+import errno
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 from .checkpoint import (
     DEFAULT_CHECKPOINT,
-    FORMAT,
+    MAX_HEADER_BYTES,
     MODELS_DIR,
     CheckpointError,
     atomic_write_bytes,
     checkpoint_bytes,
-    expected_shapes,
-    infer_config,
+    header_bytes,
     load_checkpoint_bytes,
+    parse_header,
 )
 from .data import Split
 from .evaluate import accuracy
-from .model import ModelConfig, RowClassifier
+from .model import RowClassifier
 
 MODELS_ENV_VAR = "LSTMVIZ_MODELS_DIR"
+MAX_MODELS_ENV_VAR = "LSTMVIZ_MAX_USER_MODELS"  # most checkpoints the user folder may hold (default 200)
+MAX_MODELS_MB_ENV_VAR = "LSTMVIZ_MAX_USER_MODELS_MB"  # most megabytes it may hold (default 2000)
 SUFFIX = ".safetensors"
 KINDS = ("shipped", "trained", "uploaded")
-MAX_HEADER_BYTES = 16 * 1024 * 1024
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-                "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+PARTIAL_MAX_AGE = 60.0  # seconds: a hidden partial file older than this is left over from an interrupted save
+_PARTIAL = re.compile(r"^\..+\.tmp$")
+
+
+class FolderError(CheckpointError):
+    """The user models folder cannot take a new file (full disk, read-only, over the cap)."""
+
+
+def _env_int(var: str, default: int) -> int:
+    try:
+        return max(0, int(os.environ.get(var, default)))
+    except ValueError:
+        return default
+
+
+def folder_limits() -> tuple[int, int]:
+    """(most files, most bytes) the user models folder may hold; server settings via env vars."""
+    return _env_int(MAX_MODELS_ENV_VAR, 200), _env_int(MAX_MODELS_MB_ENV_VAR, 2000) * 2**20
+
+
+def check_room(folder: str | os.PathLike, new_bytes: int) -> None:
+    """FolderError if one more file of `new_bytes` would pass the folder's cap (nothing is deleted)."""
+    folder = Path(folder)
+    max_files, max_bytes = folder_limits()
+    files = _files(folder)
+    used = 0
+    for p in files:
+        try:
+            used += p.stat().st_size
+        except OSError:
+            pass
+    if len(files) + 1 > max_files or used + new_bytes > max_bytes:
+        raise FolderError(
+            f"the models folder is full: it holds {len(files)} models ({used / 2**20:,.1f} MB) and this server "
+            f"allows {max_files} models / {max_bytes / 2**20:,.0f} MB ({MAX_MODELS_ENV_VAR}, {MAX_MODELS_MB_ENV_VAR}). "
+            "Nothing was saved; ask whoever runs the server to delete old models from "
+            f"{folder} or raise the limit."
+        )
+
+
+def folder_error(folder: str | os.PathLike, exc: OSError) -> FolderError:
+    """A clear message for an OSError while saving into the models folder."""
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the folder is on a read-only file system",
+        errno.EACCES: "the server may not write there (permission denied)",
+        errno.EPERM: "the server may not write there (permission denied)",
+        errno.ENOTDIR: "a part of its path is a file, not a folder",
+    }
+    reason = reasons.get(exc.errno, exc.strerror or type(exc).__name__)
+    return FolderError(f"cannot save into the models folder {folder}: {reason}. Nothing was saved.")
+
+
+def clean_partial_files(folder: str | os.PathLike | None = None, max_age: float = PARTIAL_MAX_AGE) -> list[Path]:
+    """Delete hidden partial files (`.name.*.tmp`) left by interrupted saves; returns what was removed.
+
+    Only files older than `max_age` seconds are removed, so a save in progress is never touched.
+    Checkpoints themselves are never deleted.
+    """
+    folder = Path(folder) if folder else user_models_dir()
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for p in entries:
+        try:
+            if _PARTIAL.match(p.name) and p.is_file() and now - p.stat().st_mtime > max_age:
+                p.unlink()
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
 
 
 def user_models_dir() -> Path:
@@ -66,7 +138,12 @@ def write_new_file(folder: str | os.PathLike, stem: str, suffix: str, data: byte
     if folder.resolve() == MODELS_DIR.resolve():
         raise CheckpointError(f"{folder}: refusing to write into the shipped models folder; set {MODELS_ENV_VAR}")
     stem = safe_stem(stem)
-    tmp = atomic_write_bytes(folder / f".{stem}.{uuid.uuid4().hex}.part", data)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        check_room(folder, len(data))
+        tmp = atomic_write_bytes(folder / f".{stem}.{uuid.uuid4().hex}.part", data)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
     try:
         for i in range(1, 10_000):
             path = folder / (f"{stem}{suffix}" if i == 1 else f"{stem}-{i}{suffix}")
@@ -82,6 +159,8 @@ def write_new_file(folder: str | os.PathLike, stem: str, suffix: str, data: byte
                 os.replace(tmp, path)
             return path
         raise CheckpointError(f"{folder}: no free file name for {stem}{suffix}")
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -89,58 +168,6 @@ def write_new_file(folder: str | os.PathLike, stem: str, suffix: str, data: byte
 def save_new_checkpoint(folder: str | os.PathLike, stem: str, model: RowClassifier, metrics: dict) -> Path:
     """Save a model as a new safetensors file in `folder` (see write_new_file)."""
     return write_new_file(folder, stem, SUFFIX, checkpoint_bytes(model, metrics))
-
-
-def parse_header(header: bytes, file_size: int, name: str) -> tuple[ModelConfig, dict, int]:
-    """Check a safetensors header against the file size and the model config it describes.
-
-    Returns (config, metrics, parameter count); raises CheckpointError naming the problem.
-    """
-    try:
-        obj = json.loads(header)
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{name}: unreadable safetensors header") from None
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{name}: unreadable safetensors header")
-    meta = obj.pop("__metadata__", None) or {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    end = 0
-    for key, entry in obj.items():
-        try:
-            shape = tuple(int(s) for s in entry["shape"])
-            begin, stop = (int(v) for v in entry["data_offsets"])
-            width = _DTYPE_BYTES[entry["dtype"]]
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{name}: bad entry for tensor '{key}' in the header") from None
-        if stop - begin != math.prod(shape) * width or begin < 0:
-            raise CheckpointError(f"{name}: tensor '{key}' does not match its byte range")
-        shapes[key] = shape
-        end = max(end, stop)
-    if end != file_size - 8 - len(header):
-        raise CheckpointError(f"{name}: file is truncated or has extra bytes (header says {end} data bytes)")
-    if isinstance(meta, dict) and meta.get("format") == FORMAT:
-        try:
-            config = ModelConfig.from_dict(json.loads(meta["config"]))
-            metrics = json.loads(meta.get("metrics") or "{}")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{name}: bad config in metadata ({exc})") from None
-    else:
-        config = infer_config({k: torch.empty(s, device="meta") for k, s in shapes.items()}, name)
-        metrics = {}
-    expected = expected_shapes(config)
-    if shapes != expected:
-        wrong = sorted(k for k in set(shapes) | set(expected) if shapes.get(k) != expected.get(k))
-        raise CheckpointError(f"{name}: tensors {wrong[:4]} do not match an lstmviz {config.cell} model of {config}")
-    return config, metrics if isinstance(metrics, dict) else {}, sum(math.prod(s) for s in shapes.values())
-
-
-def _header_bytes(head: bytes, file_size: int, name: str) -> bytes:
-    if file_size < 8 or len(head) < 8:
-        raise CheckpointError(f"{name}: file is empty or truncated ({file_size} bytes)")
-    n = int.from_bytes(head[:8], "little")
-    if n > min(MAX_HEADER_BYTES, file_size - 8):
-        raise CheckpointError(f"{name}: not a safetensors file, or truncated (header of {n} bytes)")
-    return head[8 : 8 + n]
 
 
 @dataclass(frozen=True)
@@ -188,6 +215,14 @@ class ModelInfo:
         return " · ".join(parts)
 
 
+def plain_text(value: object, limit: int = 60) -> str | None:
+    """Text from a file's metadata made safe to show: a string, no control characters, at most `limit` chars."""
+    if not isinstance(value, str):
+        return None
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+    return (text[: limit - 1] + "…") if len(text) > limit else text
+
+
 def _kind(metrics: dict, shipped: bool) -> str:
     if shipped:
         return "shipped"
@@ -205,7 +240,7 @@ def _read_info(path: str, mtime_ns: int, size: int, shipped: bool) -> ModelInfo:
             head = f.read(8)
             n = int.from_bytes(head, "little") if len(head) == 8 else 0
             head += f.read(min(n, MAX_HEADER_BYTES))
-        config, metrics, n_params = parse_header(_header_bytes(head, size, p.name), size, p.name)
+        config, metrics, n_params = parse_header(header_bytes(head, size, p.name), size, p.name)
     except (CheckpointError, OSError) as exc:
         return ModelInfo(p, p.stem, "shipped" if shipped else "uploaded", size, False, str(exc))
     acc = metrics.get("test_accuracy")
@@ -219,11 +254,11 @@ def _read_info(path: str, mtime_ns: int, size: int, shipped: bool) -> ModelInfo:
         file_size=size,
         valid=True,
         accuracy=float(acc) if isinstance(acc, (int, float)) and 0.0 <= acc <= 1.0 else None,
-        recipe=str(preset)[:40] if isinstance(preset, str) else None,
+        recipe=plain_text(preset, 40),
         cell=config.cell,
         hidden_size=config.hidden_size,
         n_params=n_params,
-        date=str(date)[:32] if isinstance(date, str) else None,
+        date=plain_text(date, 32),
         metrics=metrics,
     )
 

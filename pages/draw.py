@@ -6,7 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from lstmviz.figures.draw import input_preview_figure
 from lstmviz.figures.stepthrough import probs_bar_figure
-from lstmviz.preprocess import BOX, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
+from lstmviz.preprocess import BOX, UPLOAD_TYPES, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
 from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
@@ -60,7 +60,7 @@ def upload_to_mnist(data: bytes) -> np.ndarray:
 def uploaded_image() -> tuple[np.ndarray | None, str | None]:
     """The file uploader; returns (28x28 input, None) or (None, prompt). A bad file shows an error."""
     upload = st.file_uploader(
-        "A PNG or JPEG of one digit: any size, dark on light or light on dark", type=["png", "jpg", "jpeg"],
+        "A picture of one digit (PNG, JPEG, WebP, BMP or GIF): any size, dark on light or light on dark", type=UPLOAD_TYPES,
         key="draw_upload",
     )  # fmt: skip
     if upload is None:

@@ -248,7 +248,7 @@ def test_bad_metrics_json(tmp_path, tiny_model):
 def test_huge_config_fails_fast_without_allocating(tmp_path, tiny_model):
     """A header claiming a 65536-unit LSTM (64 GB of weights) is refused by shape, not by running out of memory."""
     meta = _meta(ModelConfig(hidden_size=65536, proj_size=65536))
-    _assert_rejected(_file(tmp_path, _tensors(tiny_model), meta), "shape")
+    _assert_rejected(_file(tmp_path, _tensors(tiny_model), meta), "larger than this app shows")
 
 
 def test_foreign_safetensors_without_our_metadata(tmp_path, tiny_model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,127 @@ def test_short_runs_evaluate_several_times_an_epoch():
     assert JobSpec(epochs=30).live_evals_per_epoch() == 1
     assert JobSpec(epochs=1, n_train=256, batch_size=128).live_evals_per_epoch() == 2  # never more than batches
     assert JobSpec(n_train=2000, epochs=3, batch_size=128).total_steps() == 48
+
+
+# --- faults: a folder that cannot take the model, a killed process, a restarted server, a gone session ---
+
+def test_a_run_that_cannot_save_keeps_its_weights_for_download_and_retry(tmp_path, data_dir, registry, test_split):
+    from lstmviz.checkpoint import load_checkpoint_bytes
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    folder = blocker / "models"  # every write fails with ENOTDIR, as with a full or read-only disk
+    job = registry.start("alice", JobSpec(**TINY, name="keep me", models_dir=str(folder)))
+    assert job.wait(180)
+    snap = job.snapshot()
+    assert snap.state == "unsaved" and snap.unsaved and snap.path is None, snap.message
+    assert "kept in memory" in snap.message and "Errno" not in snap.message
+    name, data = job.unsaved_checkpoint()
+    assert name == "keep-me.safetensors"
+    held = load_checkpoint_bytes(data, name)
+    assert held.metrics["test_accuracy"] == pytest.approx(accuracy(held.model, test_split))
+    with pytest.raises(Exception, match="models folder"):
+        job.retry_save()  # still no room: a clear error, the weights still held
+    assert job.unsaved_checkpoint() is not None
+    blocker.unlink()  # room again
+    path = job.retry_save()
+    assert path == folder / "keep-me.safetensors" and path.read_bytes() == data
+    assert job.snapshot().path == str(path) and not job.snapshot().unsaved and job.unsaved_checkpoint() is None
+
+
+def test_killed_right_after_its_save_the_run_reports_what_is_on_disk(models_dir, registry, monkeypatch):
+    import subprocess
+
+    real_popen = subprocess.Popen
+
+    class DiesAfterSaving:
+        """The training process, killed the moment its checkpoint is complete, before it can say so."""
+
+        def __init__(self, *args, **kwargs):
+            self._p = real_popen(*args, **kwargs)
+            self.stdin, self.pid = self._p.stdin, self._p.pid
+            self.stdout = self._lines()
+
+        def _lines(self):
+            try:
+                for line in self._p.stdout:
+                    if line.startswith('["saved"'):
+                        self._p.kill()
+                        return
+                    yield line
+            finally:
+                self._p.stdout.close()
+
+        def wait(self, timeout=None):
+            return self._p.wait(timeout)
+
+        def poll(self):
+            return self._p.poll()
+
+        def kill(self):
+            self._p.kill()
+
+    monkeypatch.setattr(subprocess, "Popen", DiesAfterSaving)
+    job = registry.start("alice", JobSpec(**TINY, name="just saved"))
+    assert job.wait(180)
+    snap = job.snapshot()
+    saved = models_dir / "just-saved.safetensors"
+    assert saved.exists() and load_checkpoint(saved).metrics["run_id"] == job.run_id
+    assert snap.path == str(saved), snap.message
+    assert "nothing was saved" not in snap.message and "just-saved.safetensors is on disk" in snap.message
+    assert "exit code -9" in snap.message
+
+
+_SERVER = """
+import os, sys, time
+from lstmviz.jobs import JobRegistry, JobSpec
+reg = JobRegistry()
+job = reg.start("alice", JobSpec(n_train=2000, hidden_size=16, epochs=20, eval_size=200, evals_per_epoch=4,
+                                 name="cut short", models_dir=sys.argv[1]))
+while len(job.snapshot().eval_history) < 2:
+    time.sleep(0.05)
+print(job.run_id, flush=True)
+os._exit(0)  # the server dies mid-training
+"""
+
+
+def test_after_a_server_restart_the_interrupted_run_is_reported(models_dir, data_dir):
+    import subprocess
+    import sys
+
+    from lstmviz.jobs import dismiss_past_run, past_runs
+
+    out = subprocess.run([sys.executable, "-c", _SERVER, str(models_dir)], check=True, capture_output=True,
+                         text=True, timeout=300, cwd=str(Path(__file__).resolve().parent.parent))
+    run_id = out.stdout.split()[-1]
+    end = time.monotonic() + 120
+    runs = past_runs(models_dir)
+    while any(r.finishing for r in runs) and time.monotonic() < end:
+        time.sleep(0.2)  # the orphaned child stops on its closed stdin and saves the best so far
+        runs = past_runs(models_dir)
+    assert [r.run_id for r in runs] == [run_id]
+    run = runs[0]
+    assert "server restarted" in run.text and "16 hidden units" in run.text
+    assert run.path == str(models_dir / "cut-short.safetensors") and "cut-short.safetensors" in run.text
+    assert load_checkpoint(run.path).metrics["stopped"]
+    assert past_runs(models_dir, known={run_id}) == []  # a run this process knows is not "past"
+    dismiss_past_run(models_dir, run_id)
+    assert past_runs(models_dir) == [] and Path(run.path).exists()
+
+
+def test_an_abandoned_run_stops_after_the_timeout_and_keeps_the_best(models_dir, registry):
+    job = registry.start("alice", JobSpec(**LONG, name="abandoned"), alive=lambda: False, abandon_after=1.0)
+    assert job.wait(180)
+    snap = job.snapshot()
+    assert snap.stop_requested and snap.step < snap.total
+    assert snap.state == "stopped"
+    assert "session that started this run had gone" in snap.message
+
+
+def test_finished_jobs_are_pruned(models_dir):
+    reg = JobRegistry(keep_finished=0.2)
+    job = reg.start("alice", JobSpec(**TINY, name="pruned"))
+    assert job.wait(180)
+    time.sleep(0.3)
+    assert reg.job_for("alice") is None
+    assert (models_dir / "pruned.safetensors").exists()  # nothing deleted

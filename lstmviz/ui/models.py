@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from ..checkpoint import LoadedModel
 from ..model import ModelConfig
+from ..registry import plain_text
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")
+
+
+def escape_markdown(text: object, limit: int = 200) -> str:
+    """Text from a file (a recipe name, a file name, an error) made safe for st.markdown/caption/error.
+
+    Control characters go, the length is limited and every Markdown character is backslash-escaped,
+    so a link, an image, emphasis, an emoji shortcode or a LaTeX formula shows as the plain characters.
+    """
+    plain = plain_text(str(text), limit) or ""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", plain)
 
 
 def model_summary(loaded: LoadedModel) -> dict[str, str]:
@@ -15,7 +30,7 @@ def model_summary(loaded: LoadedModel) -> dict[str, str]:
         "cell": loaded.config.cell.upper(),
         "hidden": str(loaded.config.hidden_size),
         "params": f"{loaded.model.n_params():,}",
-        "recipe": str(recipe.get("preset", "unknown")),
+        "recipe": plain_text(recipe.get("preset") if isinstance(recipe, dict) else None, 40) or "unknown",
     }
 
 
