@@ -9,6 +9,7 @@ from lstmviz.figures.stepthrough import probs_bar_figure
 from lstmviz.preprocess import BOX, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
+from lstmviz.ui.inspector import render_inspector
 from lstmviz.ui.stepthrough import render_stepthrough
 
 ensure_navigation()
@@ -117,6 +118,9 @@ def page() -> None:
     st.divider()
     st.subheader("Which rows mattered?")
     render_attribution(loaded, image, guess, "draw_")
+    st.divider()
+    st.subheader("Open the arithmetic: one unit at one step")
+    render_inspector(loaded, trace, image, "draw_")
 
 
 page()

@@ -8,6 +8,7 @@ from lstmviz.data import Split
 from lstmviz.evaluate import predict_proba
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
+from lstmviz.ui.inspector import render_inspector
 from lstmviz.ui.stepthrough import render_stepthrough
 
 ensure_navigation()
@@ -90,6 +91,9 @@ def page() -> None:
     st.divider()
     st.subheader("Which rows mattered?")
     render_attribution(loaded, image, prediction, "exp_")
+    st.divider()
+    st.subheader("Open the arithmetic: one unit at one step")
+    render_inspector(loaded, trace, image, "exp_")
 
 
 page()
