@@ -147,21 +147,31 @@ def _experiment(kind: str, cell: str, p: str, unit: int, step: int, H: int, T: i
         return Intervention(clamp_forget=float(value), clamp_from=start,
                             clamp_units=None if scope == "all" else (unit,))  # fmt: skip
     if kind == "silence":
-        key = _k(p, "silence")
-        if key not in st.session_state or any(u >= H for u in st.session_state[key]):
+        key, follows = _k(p, "silence"), _k(p, "silence_follows")
+        current = st.session_state.get(key)
+        # the selection follows the inspected unit until it is edited
+        if current is None or any(u >= H for u in current) or current == [st.session_state.get(follows)]:
             st.session_state[key] = [unit]
+            st.session_state[follows] = unit
         units = st.multiselect("Units to silence (h and c held at 0 at every step)", list(range(H)), key=key)
         return Intervention(silence=tuple(sorted(int(u) for u in units)))
     a, b = st.columns([1, 2], vertical_alignment="bottom")
     _clip_state(_k(p, "blank_after"), 0, T - 1, min(step, T - 1))
     k = int(a.number_input(f"Keep rows 1 to (0–{T - 1})", 0, T - 1, key=_k(p, "blank_after"),
                            help="the rows after this one are set to zero"))  # fmt: skip
-    if b.button("Open the Truncation page's occlusion mode", key=_k(p, "to_truncation"), icon=":material/content_cut:",
-                help="the same cut on every test digit"):  # fmt: skip
-        st.session_state["trunc_mode"] = "occlusion"
-        st.session_state["trunc_k"] = max(1, k)
+    if st.session_state.pop(_k(p, "go_truncation"), False):
         st.switch_page(TRUNCATION_PAGE)
+    b.button("Open the Truncation page's occlusion mode", key=_k(p, "to_truncation"), icon=":material/content_cut:",
+             help="the same cut on every test digit", on_click=_to_truncation,
+             args=(max(1, k), _k(p, "go_truncation")))  # fmt: skip
     return Intervention(blank_after=k)
+
+
+def _to_truncation(k: int, flag: str) -> None:
+    """Button callback: set the Truncation page to occlusion mode at k rows; the script then switches to it."""
+    st.session_state["trunc_mode"] = "occlusion"
+    st.session_state["trunc_k"] = k
+    st.session_state[flag] = True
 
 
 def render_whatif(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_prefix: str, unit: int, step: int) -> None:
