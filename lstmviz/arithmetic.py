@@ -176,6 +176,15 @@ def unit_step(model: RowClassifier, image: np.ndarray, unit: int, step: int, tra
 # ---------------------------------------------------------------- plain-language reading
 
 
+def _g(v: float) -> str:
+    """A gate value: two decimals, three near 0 or 1 (so 0.996 does not read as 1.00)."""
+    return f"{v:.2f}" if 0.01 <= v <= 0.99 else f"{v:.3f}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0%}" if 0.01 <= v <= 0.99 else f"{v:.1%}"
+
+
 def _share(p: float) -> str:
     if p < 0.1:
         return "barely"
@@ -224,20 +233,20 @@ def reading(us: UnitStep) -> list[str]:
     row = _row_words(us)
     if us.cell == "lstm":
         i, f, g, o = (us.gates[n] for n in GATES["lstm"])
-        s.append(f"The forget gate is {f.value:.2f}: this unit keeps {f.value:.0%} of its memory "
+        s.append(f"The forget gate is {_g(f.value)}: this unit keeps {_pct(f.value)} of its memory "
                  f"(c goes from {us.c_prev:+.3f} to {us.kept:+.3f} before anything is written); {_driver(f)}.")
-        s.append(f"The input gate is {i.value:.2f}: row {us.step} {_share(i.value)} writes into it; "
+        s.append(f"The input gate is {_g(i.value)}: row {us.step} {_share(i.value)} writes into it; "
                  f"the candidate is {g.value:+.2f}, so the written memory is i·g = {us.written:+.3f}.")
         bigger = "the kept memory" if abs(us.kept) >= abs(us.written) else "the newly written memory"
         s.append(f"The new memory c = {_sum(us.kept, us.written)} = {us.c:+.3f} is mostly {bigger}.")
-        s.append(f"The output gate is {o.value:.2f}: h shows {o.value:.0%} of tanh(c) = {us.tanh_c:+.3f}, "
+        s.append(f"The output gate is {_g(o.value)}: h shows {_pct(o.value)} of tanh(c) = {us.tanh_c:+.3f}, "
                  f"so h = {us.h:+.3f}.")
         focus = i
     elif us.cell == "gru":
         r, z, n = (us.gates[k] for k in GATES["gru"])
-        s.append(f"The update gate is {z.value:.2f}: this unit keeps {z.value:.0%} of its previous value "
-                 f"({us.h_prev:+.3f}) and takes {1 - z.value:.0%} of the candidate; {_driver(z)}.")
-        s.append(f"The reset gate is {r.value:.2f}: the candidate sees {r.value:.0%} of what the previous state "
+        s.append(f"The update gate is {_g(z.value)}: this unit keeps {_pct(z.value)} of its previous value "
+                 f"({us.h_prev:+.3f}) and takes {_pct(1 - z.value)} of the candidate; {_driver(z)}.")
+        s.append(f"The reset gate is {_g(r.value)}: the candidate sees {_pct(r.value)} of what the previous state "
                  f"says about it ({r.from_hidden + r.bias_hh:+.2f} before the gate, {n.recurrent:+.2f} after).")
         s.append(f"The candidate is n = {n.value:+.3f}; {_driver(n)}.")
         s.append(f"So h = {_sum(us.kept, us.written)} (kept + new) = {us.h:+.3f}.")

@@ -77,6 +77,12 @@ def click_through(at, p: str, model, image: np.ndarray) -> None:
     at.number_input(key=f"{p}insp_step").set_value(12).run()
     ok(at)
     check_inspector(at, p, model, image, 7, 12)
+    at.radio(key=f"{p}insp_pixel_show").set_value("weights").run()
+    us = unit_step(model, image, 7, 12)
+    pix = chart_by_key(at, f"{p}insp_fig_pixels")
+    np.testing.assert_allclose(np.asarray(decode(pix["data"][1]["z"]), np.float64),
+                               np.stack([g.pixel_weights for g in us.gates.values()]), atol=1e-5)  # fmt: skip
+    at.radio(key=f"{p}insp_pixel_show").set_value("push").run()
     kinds = at.radio(key=f"{p}insp_exp").options
     assert ("Clamp" in " ".join(kinds)) == (cell != "rnn")
     # silence the selected unit, then a set of units

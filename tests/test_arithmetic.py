@@ -120,12 +120,12 @@ def test_reading_is_made_from_the_values(tmp_path, test_split):
     image = test_split.images[0].numpy()
     us = unit_step(model, image, 3, 15)
     text = " ".join(reading(us))
-    assert "The forget gate is 1.00: this unit keeps 100% of its memory" in text
+    assert "The forget gate is 1.000: this unit keeps 100.0% of its memory" in text
     with torch.no_grad():
         model.rnn.bias_ih_l0[8:16] = -30.0
     us = unit_step(model, image, 3, 15)
     text = " ".join(reading(us))
-    assert "The forget gate is 0.00: this unit keeps 0% of its memory" in text
+    assert "The forget gate is 0.000: this unit keeps 0.0% of its memory" in text
     assert f"c = {us.kept:+.3f}" in text and f"{us.c:+.3f}" in text
     assert f"row 15 {'is blank' if not image[14].any() else 'has ink'}" in text.lower()
 

@@ -59,19 +59,20 @@ def equation_lines(us: UnitStep) -> list[str]:
             lines.append(_gate_line(g, "lstm"))
         i, f, g, o = (us.gate(s).value for s in "ifgo")
         lines.append(
-            rf"c_t = f_t\,c_{{t-1}} + i_t\,g_t = {_v(f)}\cdot{_v(us.c_prev)} + {_v(i)}\cdot{_v(g)} = "
-            rf"\underbrace{{{_n(us.kept)}}}_{{\text{{kept memory}}}}\ "
-            rf"\underbrace{{{_n(us.written)}}}_{{\text{{written memory}}}} = {us.c:.3f}"
+            rf"\begin{{aligned}}c_t &= f_t\,c_{{t-1}} + i_t\,g_t = {_v(f)}\cdot{_v(us.c_prev)} + {_v(i)}\cdot{_v(g)} \\ "
+            rf"&= \underbrace{{{_n(us.kept)}}}_{{\text{{kept memory}}}}\ "
+            rf"\underbrace{{{_n(us.written)}}}_{{\text{{written memory}}}} = {us.c:.3f}\end{{aligned}}"
         )
-        lines.append(rf"h_t = o_t\,\tanh(c_t) = {_v(o)}\cdot\tanh({us.c:.3f}) = {_v(o)}\cdot{_v(us.tanh_c)} = {us.h:.3f}")
+        lines.append(rf"\begin{{aligned}}h_t &= o_t\,\tanh(c_t) = {_v(o)}\cdot\tanh({us.c:.3f}) \\ "
+                     rf"&= {_v(o)}\cdot{_v(us.tanh_c)} = {us.h:.3f}\end{{aligned}}")
     elif us.cell == "gru":
         for g in us.gates.values():
             lines.append(_gate_line(g, "gru"))
         z, n = us.gate("z").value, us.gate("n").value
         lines.append(
-            rf"h_t = (1-z_t)\,n_t + z_t\,h_{{t-1}} = {_v(1 - z)}\cdot{_v(n)} + {_v(z)}\cdot{_v(us.h_prev)} = "
-            rf"\underbrace{{{_n(us.written)}}}_{{\text{{new}}}}\ \underbrace{{{_n(us.kept)}}}_{{\text{{kept}}}}"
-            rf" = {us.h:.3f}"
+            rf"\begin{{aligned}}h_t &= (1-z_t)\,n_t + z_t\,h_{{t-1}} = {_v(1 - z)}\cdot{_v(n)} + {_v(z)}\cdot{_v(us.h_prev)}"
+            rf" \\ &= \underbrace{{{_n(us.written)}}}_{{\text{{new}}}}\ \underbrace{{{_n(us.kept)}}}_{{\text{{kept}}}}"
+            rf" = {us.h:.3f}\end{{aligned}}"
         )
     else:
         lines.append(_gate_line(us.gates["state"], "rnn"))
@@ -86,29 +87,36 @@ def legend_line(us: UnitStep) -> str:
             rf" = {_n(g.from_input)}")  # fmt: skip
 
 
-def pixel_strip_figure(us: UnitStep, height: int | None = None) -> go.Figure:
-    """Top: the row's pixels; under it one strip per gate: each pixel's push w_eff·x on that gate (hover: w_eff)."""
+def pixel_strip_figure(us: UnitStep, show: str = "push", height: int | None = None) -> go.Figure:
+    """Top: the row's pixels; under it one strip per gate, coloured by each pixel's push w_eff·x on that gate
+    (show="push") or by its effective weight w_eff = W_ih[unit]·W_proj (show="weights"); hover shows both."""
+    if show not in ("push", "weights"):
+        raise ValueError(f"show must be 'push' or 'weights', not {show!r}")
     gates = list(us.gates.values())
     F = us.row.shape[0]
     push = np.stack([g.pixel_push for g in gates])  # (G, F)
     weights = np.stack([g.pixel_weights for g in gates])  # (G, F)
-    zmax = float(max(np.abs(push).max(), 1e-3))
+    z = push if show == "push" else weights
+    zmax = float(max(np.abs(z).max(), 1e-3))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         row_heights=[1.0, float(len(gates))])  # fmt: skip
     fig.add_trace(go.Heatmap(z=us.row[None], x=np.arange(F), y=[f"row {us.step}"], colorscale="Greys", zmin=0, zmax=1,
-                             reversescale=True, showscale=False, name="pixels",
+                             showscale=False, name="pixels", xgap=1,
                              hovertemplate="pixel %{x}: %{z:.2f}<extra></extra>"), row=1, col=1)  # fmt: skip
     labels = [GATE_TITLES.get(g.name, g.name) for g in gates]
     fig.add_trace(go.Heatmap(
-        z=push, x=np.arange(F), y=labels, customdata=weights, colorscale=DIVERGING, zmid=0, zmin=-zmax, zmax=zmax,
-        name="push", colorbar=dict(title=dict(text="push"), thickness=12, len=0.8, y=0.4),
-        hovertemplate="%{y}, pixel %{x}<br>push %{z:+.3f} = weight %{customdata:+.3f} × pixel<extra></extra>",
+        z=z, x=np.arange(F), y=labels, customdata=np.stack([weights, push], -1), colorscale=DIVERGING, zmid=0,
+        zmin=-zmax, zmax=zmax, name=show, xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="push" if show == "push" else "weight"), thickness=12, len=0.8, y=0.4),
+        hovertemplate="%{y}, pixel %{x}<br>weight %{customdata[0]:+.3f} × pixel = push %{customdata[1]:+.3f}"
+                      "<extra></extra>",
     ), row=2, col=1)  # fmt: skip
     fig.update_yaxes(autorange="reversed", row=2, col=1)
     fig.update_xaxes(title_text="pixel (column) of the row", row=2, col=1, dtick=4)
+    what = "push" if show == "push" else "would push (effective weights)"
     fig.update_layout(
-        height=height or 120 + 34 * len(gates), margin=dict(l=10, r=10, t=40, b=10), font=FONT,
-        title=dict(text=f"Which pixels of row {us.step} push unit {us.unit}'s gates up (red) or down (blue)", x=0.01),
+        height=height or 120 + 34 * len(gates), margin=dict(l=10, r=10, t=40, b=10), font=FONT, plot_bgcolor="white",
+        title=dict(text=f"Which pixels of row {us.step} {what} unit {us.unit}'s gates up (red) or down (blue)", x=0.01),
     )  # fmt: skip
     return fig
 

@@ -45,8 +45,9 @@ INTRO = (
 )
 CAPTIONS = {
     "pixels": "Each pixel of the row reaches the gates through the projection: its **effective weight** is "
-    "W_ih[unit] · W_proj (hover a cell). The strip shows weight × pixel: red pixels open the gate (or raise the "
-    "candidate), blue ones close it; blank pixels push nothing. The projection's bias adds a constant share, "
+    "W_ih[unit] · W_proj (hover a cell). Coloured by weight × pixel, red pixels open the gate (or raise the "
+    "candidate), blue ones close it, and blank pixels push nothing; coloured by weight, the strip shows what ink "
+    "in each column would do. The projection's bias adds a constant share, "
     "shown in the equation above.",
     "hidden": "The units of the previous hidden state whose value × recurrent weight moves this unit's gates most "
     "(red up, blue down).",
@@ -124,7 +125,10 @@ def render_inspector(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_p
     with right:
         st.markdown("**What the numbers say**")
         st.markdown("\n".join(f"- {s}" for s in reading(us)))
-    st.plotly_chart(pixel_strip_figure(us), key=_k(p, "fig_pixels"), config=CHART_CONFIG)
+    show = st.radio("Colour the pixel strip by", ["push", "weights"], key=_k(p, "pixel_show"), horizontal=True,
+                    format_func=lambda s: "weight × pixel (what this row does)" if s == "push"
+                    else "effective weight (what ink there would do)")  # fmt: skip
+    st.plotly_chart(pixel_strip_figure(us, show), key=_k(p, "fig_pixels"), config=CHART_CONFIG)
     st.caption(CAPTIONS["pixels"])
     st.plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"), config=CHART_CONFIG)
     st.caption(CAPTIONS["hidden"])
