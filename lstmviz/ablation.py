@@ -189,6 +189,19 @@ def _write(paths: list[Path], blob: bytes) -> Path | None:
     return None
 
 
+def stored_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
+                    keys: tuple[str, str] | None = None) -> AblationResult | None:
+    """The stored result for this model and test set, or None: a read-only look at the cache (and a shipped
+    model's precomputed file); keys = (weights hash, split key) when already known."""
+    model, path = _resolve(source)
+    weights, data = keys or (weights_hash(model), split_key(split))
+    for p in ablation_paths(path, weights, data) + ([shipped_path(path)] if path is not None else []):
+        found = read_ablation(p, weights, data)
+        if found is not None:
+            return found
+    return None
+
+
 def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
                     progress: Progress | None = None, use_cache: bool = True) -> AblationResult:
     """unit_ablation for a checkpoint (path, LoadedModel, bare model; None = shipped default), read from /
@@ -197,13 +210,11 @@ def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | No
     weights, data = weights_hash(model), split_key(split)
     paths = ablation_paths(path, weights, data)
     if use_cache:
-        readable = paths + ([shipped_path(path)] if path is not None else [])
-        for p in readable:
-            found = read_ablation(p, weights, data)
-            if found is not None:
-                if progress:
-                    progress(1.0, "loaded from cache")
-                return found
+        found = stored_ablation(source, split, (weights, data))
+        if found is not None:
+            if progress:
+                progress(1.0, "loaded from cache")
+            return found
     result = unit_ablation(model, split, progress)
     if use_cache:
         _write(paths, _encode(result, weights, data))

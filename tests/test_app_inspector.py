@@ -157,6 +157,7 @@ def test_a_clicked_cell_picks_unit_and_step(cell, test_split):
     at.run()
     ok(at)
     check_inspector(at, "t_", model, image, 42, 20)
+    assert any("Picked from the **h** heatmap" in c.value for c in at.caption)
     at.number_input(key="t_insp_unit").set_value(43).run()  # typing after a click wins ...
     check_inspector(at, "t_", model, image, 43, 20)
     at.session_state["picked"] = {"view": "c" if cell == "lstm" else "h", "unit": 500, "step": 0}  # ... until the next click
@@ -203,11 +204,14 @@ def test_neuron_page_ablation_chart_and_click(app, tmp_path, monkeypatch, test_s
     app.session_state[MODEL_KEY] = str(path)
     app.run()
     app.switch_page("pages/neurons.py").run()
+    ok(app)
     key = "neuron_insp_fig_ablation"
+    assert not any(c.proto.id.endswith(f"-{key}") for c in app.get("plotly_chart"))  # nothing runs until asked
+    app.button(key="neuron_insp_ablation_start").click().run()
     deadline = time.monotonic() + 300
     while not any(c.proto.id.endswith(f"-{key}") for c in app.get("plotly_chart")) and time.monotonic() < deadline:
         ok(app)
-        assert app.get("progress")  # still computing: a progress bar
+        assert app.get("progress") or app.get("plotly_chart")  # still computing: a progress bar
         time.sleep(0.5)
         app.run()
     ok(app)

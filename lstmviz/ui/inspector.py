@@ -7,6 +7,7 @@ lstmviz.intervene and lstmviz.ablation, every figure from lstmviz.figures.inspec
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ..ablation import AblationJob
+from ..ablation import AblationJob, AblationResult, stored_ablation
 from ..arithmetic import model_weights, reading, unit_step
 from ..checkpoint import LoadedModel, weights_hash
 from ..data import Split
@@ -110,10 +111,14 @@ def render_inspector(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_p
     _clip_state(_k(p, "unit"), 0, H - 1, 0)
     _clip_state(_k(p, "step"), 1, T, min(14, T))
     st.markdown(INTRO)
+    clicked = st.session_state.get(_k(p, "picked"))
     a, b, c = st.columns([1, 1, 3], vertical_alignment="bottom")
     unit = int(a.number_input(f"Unit (0–{H - 1})", 0, H - 1, key=_k(p, "unit")))
     step = int(b.number_input(f"Step (1–{T})", 1, T, key=_k(p, "step"), help="step k reads row k"))
-    c.caption(f"A {cfg.cell.upper()} with {H} units. Step {step} reads row {step} of the image.")
+    note = ""
+    if clicked and clicked[0] and (clicked[1], clicked[2]) == (unit, step):
+        note = f" Picked from the **{clicked[0]}** heatmap."
+    c.caption(f"A {cfg.cell.upper()} with {H} units. Step {step} reads row {step} of the image.{note}")
     us = unit_step(loaded.model, image, unit, step, trace=trace, weights=_weights(_model_id(loaded), loaded))
 
     left, right = st.columns([3, 2], gap="medium")
@@ -206,14 +211,43 @@ def render_whatif(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_pref
 # ---------------------------------------------------------------- unit ablation (neurons page)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _ablation_job(weights: str, data: str, _loaded: LoadedModel, _split: Split) -> AblationJob:
-    return AblationJob(_loaded, _split)
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict:
+    """Per (weights hash, test-set hash): a running AblationJob or a finished AblationResult, shared by sessions."""
+    return {"lock": threading.Lock(), "entries": {}}
 
 
-def ablation_job(loaded: LoadedModel, split: Split) -> AblationJob:
-    """One background computation per model weights and test set (its result is stored on disk)."""
-    return _ablation_job(weights_hash(loaded.model), split_key(split), loaded, split)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _split_key(split_id: int, n: int, _split: Split) -> str:
+    """The test set's hash, once per (cached, never mutated) split object rather than on every rerun."""
+    return split_key(_split)
+
+
+def _ablation_key(loaded: LoadedModel, split: Split) -> tuple[str, str]:
+    return weights_hash(loaded.model), _split_key(id(split), len(split), split)
+
+
+def ablation_entry(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult | None:
+    """The job or result for this model and test set: from memory, else from disk (never starts a computation)."""
+    key, reg = _ablation_key(loaded, split), _registry()
+    with reg["lock"]:
+        entry = reg["entries"].get(key)
+    if entry is None:
+        found = stored_ablation(loaded, split, key)
+        if found is not None:
+            with reg["lock"]:
+                entry = reg["entries"].setdefault(key, found)
+    return entry
+
+
+def start_ablation(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult:
+    """Start the background computation unless one is running or done (one per model and test set)."""
+    key, reg = _ablation_key(loaded, split), _registry()
+    with reg["lock"]:
+        entry = reg["entries"].get(key)
+        if entry is None or (isinstance(entry, AblationJob) and entry.status()[3] is not None):
+            entry = reg["entries"][key] = AblationJob(loaded, split)
+    return entry
 
 
 def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, unit_key: str | None = None) -> None:
@@ -221,16 +255,25 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
     p = key_prefix
     unit_key = unit_key or f"{p}unit"
     st.markdown(ABLATION_TEXT)
-    job = ablation_job(loaded, split)
-    _, _, result, error = job.status()
-    if result is None and error is None:
-        job.wait(max(0.0, WAIT_SECONDS - (time.monotonic() - job.started)))
+    entry = ablation_entry(loaded, split)
+    if entry is None:
+        H = loaded.config.hidden_size
+        st.button(f"Silence each of the {H} units in turn over {len(split)} test digits", key=_k(p, "ablation_start"),
+                  on_click=start_ablation, args=(loaded, split), icon=":material/play_arrow:",
+                  help="Runs once per model in the background (a few minutes for 128 units on a small server); "
+                  "the result is stored on disk.")  # fmt: skip
+        return
+    if isinstance(entry, AblationResult):
+        result, error, job = entry, None, None
+    else:
+        job = entry
         _, _, result, error = job.status()
+        if result is None and error is None:
+            job.wait(max(0.0, WAIT_SECONDS - (time.monotonic() - job.started)))
+            _, _, result, error = job.status()
     if error is not None:
         st.error(f"The unit ablation could not be computed: {error}")
-        if st.button("Try again", key=_k(p, "ablation_retry")):
-            _ablation_job.clear()
-            st.rerun()
+        st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split))
         return
     if result is None:
         poll_jobs({"": job}, f"Silencing each of {loaded.config.hidden_size} units over {len(split)} test digits "
