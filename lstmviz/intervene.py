@@ -54,7 +54,7 @@ class Intervention:
             parts.append(("unit " if len(self.silence) == 1 else "units ") + ", ".join(map(str, self.silence))
                          + " silenced")
         if self.blank_after is not None:
-            parts.append(f"rows after {self.blank_after} blanked")
+            parts.append("every row blanked" if self.blank_after == 0 else f"rows after {self.blank_after} blanked")
         return "; ".join(parts) or "no change"
 
 
