@@ -147,6 +147,35 @@ def cmd_truncation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablation(args: argparse.Namespace) -> int:
+    """Accuracy drop when each unit is silenced in turn, cached per checkpoint and test set."""
+    from tqdm import tqdm
+
+    from .ablation import cached_ablation
+    from .data import load_split
+
+    loaded = load_checkpoint(args.checkpoint)
+    test = load_split(False, args.data_dir).subset(args.n)
+    bar = tqdm(total=100, unit="%", dynamic_ncols=True, file=sys.stderr, disable=None)
+
+    def on_progress(fraction: float, message: str) -> None:
+        bar.update(round(100 * fraction) - bar.n)
+        bar.set_description(message[:40])
+
+    result = cached_ablation(loaded, test, progress=on_progress, use_cache=not args.no_cache)
+    bar.close()
+    order = result.ranking()
+    if args.json:
+        print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "base_accuracy": result.base_accuracy,
+                          "accuracy": [float(a) for a in result.accuracy], "drop": [float(d) for d in result.drop],
+                          "ranking": [int(u) for u in order], "seconds": result.seconds}))  # fmt: skip
+        return 0
+    print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit:")
+    for u in order[: args.top]:
+        print(f"  unit {u:4d}  {result.accuracy[u]:7.2%}  drop {100 * result.drop[u]:+6.2f} points")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lstmviz", description="An LSTM that reads MNIST row by row.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_truncation)
+
+    p = sub.add_parser("ablation", help="accuracy drop when each unit is silenced in turn (cached per checkpoint)")
+    _add_checkpoint(p)
+    _add_data_dir(p)
+    p.add_argument("--n", type=_positive_int, default=None, help="use the first N test images (default: all)")
+    p.add_argument("--top", type=_positive_int, default=20, help="units listed, largest drop first (default: 20)")
+    p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_ablation)
     return parser
 
 

@@ -11,7 +11,8 @@ from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
 from lstmviz.ui.export import render_exports
-from lstmviz.ui.stepthrough import render_stepthrough
+from lstmviz.ui.inspector import render_inspector
+from lstmviz.ui.stepthrough import clicked_cell, render_stepthrough
 
 ensure_navigation()
 
@@ -106,6 +107,7 @@ def page() -> None:
                         config={"displayModeBar": False})  # fmt: skip
     st.subheader("Watch the network read your digit")
     render_stepthrough(trace, image, None, "draw_", start=trace.n_steps, tabs={  # a new drawing opens at its end
+        "Unit inspector": lambda: render_inspector(loaded, trace, image, "draw_", picked=clicked_cell("draw_")),
         "Which rows mattered?": lambda: render_attribution(loaded, image, guess, "draw_"),
     })  # fmt: skip
     render_exports(trace, image, None, "draw_")

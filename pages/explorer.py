@@ -10,7 +10,8 @@ from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 from lstmviz.ui.export import render_exports
-from lstmviz.ui.stepthrough import render_stepthrough
+from lstmviz.ui.inspector import render_inspector
+from lstmviz.ui.stepthrough import clicked_cell, render_stepthrough
 
 ensure_navigation()
 
@@ -86,6 +87,7 @@ def page() -> None:
     st.markdown(f"**Test digit #{index}** · true label **{label}** · the model answers **{prediction}** "
                 f"(p = {confidence:.2f}) · {verdict}")  # fmt: skip
     render_stepthrough(trace, image, label, "exp_", start=links.link_start("explorer"), url_step=True, tabs={
+        "Unit inspector": lambda: render_inspector(loaded, trace, image, "exp_", picked=clicked_cell("exp_")),
         "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
     })  # fmt: skip
     render_exports(trace, image, label, "exp_")

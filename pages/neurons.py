@@ -17,6 +17,7 @@ from lstmviz.neurons import (
 from lstmviz.statespace import States, balanced_sample, collect_states
 from lstmviz.ui import links
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
+from lstmviz.ui.inspector import render_unit_ablation
 
 ensure_navigation()
 
@@ -143,6 +144,8 @@ def page() -> None:
     profile_fig = class_profile_figure(profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
     st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
+    st.subheader("Which units matter?")
+    render_unit_ablation(loaded, test, "neuron_", unit_key=UNIT_KEY)
 
 
 page()

@@ -1,0 +1,278 @@
+"""Which units matter: silence each unit in turn over the test set and measure the accuracy drop.
+
+Silencing unit j holds h_j and c_j at 0 after every step, as `intervene.Intervention(silence=(j,))`
+does. The input part of every gate (W_ih·x̃_t + b_ih) does not depend on the silenced unit, so it is
+computed once per batch and shared by all H runs; only the recurrence is run per unit, keeping
+nothing but the last h. `cached_ablation` stores the predictions per
+weights hash and test set, in the places and with the keys of the truncation cache
+(`truncation.cache_paths`, `truncation.split_key`); `precompute_ablation` writes the file for a
+shipped model beside it in models/, where it is read (never written) by the app. No streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint, weights_hash
+from .data import Split
+from .model import RowClassifier
+from .truncation import CACHE_SUFFIX, _resolve, cache_paths, split_key
+
+ABLATION_SUFFIX = ".ablation.npz"
+ABLATION_VERSION = 1
+BATCH = 2000
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class AblationResult:
+    """Predictions of the intact model and with each unit silenced.
+
+    baseline (N,) int8, predictions (H, N) int8 (row j: unit j silenced), labels (N,) int64;
+    accuracy (H,), base_accuracy, drop (H,) = base_accuracy − accuracy (in [−1, 1]).
+    """
+
+    baseline: np.ndarray
+    predictions: np.ndarray
+    labels: np.ndarray
+    seconds: float = 0.0
+    accuracy: np.ndarray = field(init=False)
+    base_accuracy: float = field(init=False)
+    drop: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, np.int64)
+        n = max(1, self.labels.shape[0])
+        self.base_accuracy = float((self.baseline == self.labels).sum() / n)
+        self.accuracy = (self.predictions == self.labels[None]).sum(1) / n  # (H,)
+        self.drop = self.base_accuracy - self.accuracy
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def n_units(self) -> int:
+        return int(self.predictions.shape[0])
+
+    def per_class_drop(self) -> np.ndarray:
+        """(H, 10): the accuracy drop within each true class (NaN for a class with no images)."""
+        counts = np.bincount(self.labels, minlength=10).astype(np.float64)
+        base = np.bincount(self.labels, weights=(self.baseline == self.labels).astype(np.float64), minlength=10)
+        hits = np.stack([np.bincount(self.labels, weights=(p == self.labels).astype(np.float64), minlength=10)
+                         for p in self.predictions])  # fmt: skip
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, (base[None] - hits) / counts, np.nan)
+
+    def ranking(self) -> np.ndarray:
+        """Units from the largest accuracy drop to the smallest (ties by unit number)."""
+        return np.argsort(-self.drop, kind="stable")
+
+
+def _input_part(model: RowClassifier, images: torch.Tensor) -> torch.Tensor:
+    """W_ih·x̃_t + b_ih for every step: images (B, T, F) -> (B, T, G*H), shared by every silenced unit."""
+    return model.proj(images) @ model.rnn.weight_ih_l0.T + model.rnn.bias_ih_l0
+
+
+def final_hidden(model: RowClassifier, gx: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """The recurrence of `trace.unroll` from the input part gx (B, T, G*H), h and c multiplied by keep (H,)
+    after every step (0 = silenced); returns the last h (B, H)."""
+    cell, H = model.config.cell, model.config.hidden_size
+    w_hh, b_hh = model.rnn.weight_hh_l0, model.rnn.bias_hh_l0  # (G*H, H), (G*H,)
+    B, T, _ = gx.shape
+    h = gx.new_zeros(B, H)
+    c = gx.new_zeros(B, H)
+    for t in range(T):
+        gh = torch.addmm(b_hh, h, w_hh.T)  # (B, G*H)
+        if cell == "lstm":
+            i, f, g, o = (gx[:, t] + gh).chunk(4, dim=1)  # each (B, H)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            if keep is not None:
+                c = c * keep
+            h = o.sigmoid() * c.tanh()
+        elif cell == "gru":
+            xr, xz, xn = gx[:, t].chunk(3, dim=1)
+            hr, hz, hn = gh.chunk(3, dim=1)
+            r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
+            h = (1 - z) * (xn + r * hn).tanh() + z * h
+        else:
+            h = (gx[:, t] + gh).tanh()
+        if keep is not None:
+            h = h * keep
+    return h
+
+
+@torch.no_grad()
+def unit_ablation(model: RowClassifier, split: Split, progress: Progress | None = None,
+                  batch_size: int = BATCH, units: list[int] | None = None) -> AblationResult:
+    """Silence each unit in turn (or only `units`; the others' rows then equal the baseline) over `split`."""
+    start = time.perf_counter()
+    model.eval()
+    H, n = model.config.hidden_size, len(split)
+    todo = list(range(H)) if units is None else [int(u) for u in units]
+    baseline = np.empty(n, np.int8)
+    preds = np.empty((H, n), np.int8)
+    n_batches = max(1, -(-n // batch_size))
+    total, done = n_batches * (len(todo) + 1), 0
+    for i in range(0, n, batch_size):
+        gx = _input_part(model, split.images[i : i + batch_size])  # (B, T, G*H)
+        b = gx.shape[0]
+        baseline[i : i + b] = model.head(final_hidden(model, gx, None)).argmax(-1).numpy()
+        preds[:, i : i + b] = baseline[i : i + b][None]
+        done += 1
+        for u in todo:
+            keep = torch.ones(H)
+            keep[u] = 0.0
+            preds[u, i : i + b] = model.head(final_hidden(model, gx, keep)).argmax(-1).numpy()
+            done += 1
+            if progress and (u % 4 == 3 or u == todo[-1]):
+                progress(done / total, f"unit {u + 1} of {H}, images {i + 1}-{i + b} of {n}")
+    if progress:
+        progress(1.0, "done")
+    return AblationResult(baseline, preds, split.labels.numpy(), time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- cache
+
+
+def ablation_paths(checkpoint: str | os.PathLike | None, weights: str, data: str) -> list[Path]:
+    """Where a result is written, in the order tried: the truncation cache's places with this suffix."""
+    return [p.with_name(p.name[: -len(CACHE_SUFFIX)] + ABLATION_SUFFIX) for p in cache_paths(checkpoint, weights, data)]
+
+
+def shipped_path(checkpoint: str | os.PathLike) -> Path:
+    """The precomputed file beside a checkpoint: models/<name>.safetensors.ablation.npz."""
+    p = Path(checkpoint)
+    return p.with_name(p.name + ABLATION_SUFFIX)
+
+
+def _encode(result: AblationResult, weights: str, data: str) -> bytes:
+    buf = io.BytesIO()
+    delta = ((result.predictions.astype(np.int16) - result.baseline[None]) % 10).astype(np.int8)  # mostly zeros
+    np.savez_compressed(buf, version=np.int64(ABLATION_VERSION), weights=np.str_(weights), data=np.str_(data),
+                        labels=result.labels, baseline=result.baseline, delta=delta,
+                        seconds=np.float64(result.seconds))  # fmt: skip
+    return buf.getvalue()
+
+
+def read_ablation(path: Path, weights: str, data: str) -> AblationResult | None:
+    """The result stored for these weights and this test set, or None (missing, stale or unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if int(f["version"]) != ABLATION_VERSION or str(f["weights"]) != weights or str(f["data"]) != data:
+                return None
+            labels, baseline, delta, seconds = f["labels"], f["baseline"], f["delta"], float(f["seconds"])
+    except (OSError, KeyError, ValueError, EOFError):
+        return None
+    if baseline.shape != labels.shape or delta.ndim != 2 or delta.shape[1] != labels.shape[0]:
+        return None
+    preds = ((baseline[None].astype(np.int16) + delta) % 10).astype(np.int8)
+    return AblationResult(baseline.astype(np.int8), preds, labels, seconds)
+
+
+def _write(paths: list[Path], blob: bytes) -> Path | None:
+    for path in paths:
+        try:
+            return atomic_write_bytes(path, blob)
+        except OSError:
+            continue
+    return None
+
+
+def stored_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
+                    keys: tuple[str, str] | None = None) -> AblationResult | None:
+    """The stored result for this model and test set, or None: a read-only look at the cache (and a shipped
+    model's precomputed file); keys = (weights hash, split key) when already known."""
+    model, path = _resolve(source)
+    weights, data = keys or (weights_hash(model), split_key(split))
+    for p in ablation_paths(path, weights, data) + ([shipped_path(path)] if path is not None else []):
+        found = read_ablation(p, weights, data)
+        if found is not None:
+            return found
+    return None
+
+
+def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
+                    progress: Progress | None = None, use_cache: bool = True) -> AblationResult:
+    """unit_ablation for a checkpoint (path, LoadedModel, bare model; None = shipped default), read from /
+    written to a file keyed by the weights' hash and the test set; a shipped model's precomputed file is read too."""
+    model, path = _resolve(source)
+    weights, data = weights_hash(model), split_key(split)
+    paths = ablation_paths(path, weights, data)
+    if use_cache:
+        found = stored_ablation(source, split, (weights, data))
+        if found is not None:
+            if progress:
+                progress(1.0, "loaded from cache")
+            return found
+    result = unit_ablation(model, split, progress)
+    if use_cache:
+        _write(paths, _encode(result, weights, data))
+    return result
+
+
+def precompute_ablation(checkpoint_path: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
+                        progress: Progress | None = None) -> Path:
+    """Compute the ablation of a checkpoint and write `<out_dir>/<checkpoint name>.ablation.npz`.
+
+    With out_dir = the checkpoint's folder (e.g. models/ for a shipped model) the app finds it there."""
+    loaded = load_checkpoint(checkpoint_path)
+    weights, data = weights_hash(loaded.model), split_key(split)
+    out = Path(out_dir) / shipped_path(Path(checkpoint_path)).name
+    existing = read_ablation(out, weights, data)
+    if existing is not None:
+        return out
+    result = unit_ablation(loaded.model, split, progress)
+    return atomic_write_bytes(out, _encode(result, weights, data))
+
+
+# ---------------------------------------------------------------- background job (for the app)
+
+
+class AblationJob:
+    """cached_ablation in a daemon thread; progress and the result behind a lock (no streamlit).
+
+    status() has the shape of TruncationJob.status(), so the same poller shows both."""
+
+    def __init__(self, source: LoadedModel | RowClassifier | str | os.PathLike | None, split: Split) -> None:
+        self._lock = threading.Lock()
+        self.fraction, self.message = 0.0, "starting"
+        self.result: AblationResult | None = None
+        self.error: str | None = None
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._work, args=(source, split), daemon=True, name="lstmviz-ablation")
+        self._thread.start()
+
+    def _progress(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self.fraction, self.message = fraction, message
+
+    def _work(self, source, split: Split) -> None:
+        try:
+            result = cached_ablation(source, split, progress=self._progress)
+        except Exception as exc:  # noqa: BLE001 -- shown on the page instead of killing the thread silently
+            with self._lock:
+                self.error = f"{type(exc).__name__}: {exc}"
+            return
+        with self._lock:
+            self.result, self.fraction, self.message = result, 1.0, "done"
+
+    def status(self) -> tuple[float, str, AblationResult | None, str | None]:
+        """(fraction, message, result or None, error or None)."""
+        with self._lock:
+            return self.fraction, self.message, self.result, self.error
+
+    def wait(self, timeout: float | None = None) -> AblationResult | None:
+        self._thread.join(timeout)
+        return self.status()[2]
+

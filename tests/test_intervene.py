@@ -1,0 +1,138 @@
+"""What-if experiments: the identity changes nothing bit for bit; each intervention does exactly what it says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from lstmviz.figures.inspector import whatif_figure
+from lstmviz.intervene import Intervention, answer_change, intervene, intervene_image
+from lstmviz.model import ModelConfig, build_model
+from lstmviz.trace import trace_batch, trace_image
+from lstmviz.truncation import model_input
+
+CELLS = ("lstm", "gru", "rnn")
+
+
+def varied(cell: str, seed: int = 0, hidden: int = 16):
+    model = build_model(ModelConfig(hidden_size=hidden, proj_size=16, cell=cell), seed=seed)
+    model.init_notebook_()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "bias" in name:
+                p.normal_(0.0, 0.1)
+    return model.eval()
+
+
+def assert_traces_equal(a, b) -> None:
+    for name in ("rows", "projected", "h", "logits", "probs"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert (a.c is None) == (b.c is None) and (a.c is None or np.array_equal(a.c, b.c))
+    assert a.gates.keys() == b.gates.keys() and all(np.array_equal(a.gates[g], b.gates[g]) for g in a.gates)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_identity_is_the_plain_trace_exactly(cell, test_split):
+    model = varied(cell)
+    images = test_split.images[:20]
+    assert_traces_equal(intervene(model, images, Intervention()), trace_batch(model, images))
+    assert_traces_equal(intervene_image(model, images[3].numpy()), trace_image(model, images[3].numpy()))
+
+
+def test_identity_on_the_shipped_model(test_split):
+    model = load_checkpoint(DEFAULT_CHECKPOINT).model
+    assert_traces_equal(intervene(model, test_split.images[:50]), trace_batch(model, test_split.images[:50]))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_silencing_a_disconnected_unit_changes_nothing(cell, test_split):
+    model = varied(cell, seed=3)
+    u = 5
+    with torch.no_grad():
+        model.rnn.weight_hh_l0[:, u] = 0.0  # nothing reads h_u: no gate of any unit ...
+        model.head.weight[:, u] = 0.0  # ... and not the readout
+    images = test_split.images[:30]
+    plain = trace_batch(model, images)
+    silenced = intervene(model, images, Intervention(silence=(u,)))
+    assert np.abs(plain.h[..., u]).max() > 0.01  # the unit itself was active
+    assert np.all(silenced.h[..., u] == 0) and (silenced.c is None or np.all(silenced.c[..., u] == 0))
+    others = np.arange(16) != u
+    np.testing.assert_allclose(silenced.h[..., others], plain.h[..., others], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(silenced.probs, plain.probs, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_silencing_a_connected_unit_changes_the_run(cell, test_split):
+    model = varied(cell, seed=4)
+    images = test_split.images[:30]
+    silenced = intervene(model, images, Intervention(silence=(2, 7)))
+    assert np.all(silenced.h[..., [2, 7]] == 0)
+    assert np.abs(silenced.probs - trace_batch(model, images).probs).max() > 1e-3
+
+
+@pytest.mark.parametrize("from_step", [1, 12])
+def test_forget_gate_zero_makes_c_equal_i_times_g(from_step, test_split):
+    model = varied("lstm", seed=5)
+    t = intervene(model, test_split.images[:10], Intervention(clamp_forget=0.0, clamp_from=from_step))
+    s = from_step - 1
+    assert np.all(t.gates["forget"][:, s:] == 0)
+    np.testing.assert_allclose(t.c[:, s:], t.gates["input"][:, s:] * t.gates["candidate"][:, s:], atol=1e-7, rtol=0)
+    np.testing.assert_allclose(t.h, t.gates["output"] * np.tanh(t.c), atol=1e-6)
+    if s:  # before the clamp the run is the plain one
+        plain = trace_batch(model, test_split.images[:10])
+        assert np.array_equal(t.c[:, :s], plain.c[:, :s])
+
+
+def test_forget_gate_one_for_one_unit(test_split):
+    model = varied("lstm", seed=6)
+    u, k = 3, 10
+    t = intervene(model, test_split.images[:10], Intervention(clamp_forget=1.0, clamp_from=k, clamp_units=(u,)))
+    c = t.c[..., u]
+    np.testing.assert_allclose(c[:, k - 1 :], c[:, k - 2 : -1] + (t.gates["input"] * t.gates["candidate"])[:, k - 1 :, u],
+                               atol=1e-6)  # fmt: skip
+    assert np.all(t.gates["forget"][:, k - 1 :, u] == 1.0)
+    assert np.all(t.gates["forget"][:, k - 1 :, u + 1] < 1.0)  # other units are not clamped
+
+
+def test_gru_update_gate_one_keeps_h(test_split):
+    model = varied("gru", seed=7)
+    t = intervene(model, test_split.images[:10], Intervention(clamp_forget=1.0, clamp_from=9))
+    assert np.array_equal(t.h[:, 8:], np.broadcast_to(t.h[:, 7:8], t.h[:, 8:].shape))
+
+
+def test_rnn_has_no_gate_to_clamp(test_split):
+    with pytest.raises(ValueError, match="no forget gate"):
+        intervene(varied("rnn"), test_split.images[:2], Intervention(clamp_forget=0.0))
+    with pytest.raises(ValueError, match="units"):
+        intervene(varied("lstm"), test_split.images[:2], Intervention(silence=(16,)))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_blanking_is_the_occlusion_input(cell, test_split):
+    model = varied(cell, seed=8)
+    images = test_split.images[:20]
+    t = intervene(model, images, Intervention(blank_after=9))
+    plain = trace_batch(model, model_input(images, 9, "occlusion"))
+    assert_traces_equal(t, plain)
+    assert np.all(t.rows[:, 9:] == 0) and np.array_equal(t.rows[:, :9], images[:, :9].numpy())
+
+
+def test_answer_change_sentence(test_split):
+    model = load_checkpoint(DEFAULT_CHECKPOINT).model
+    image = test_split.images[0].numpy()
+    before = trace_image(model, image)
+    after = intervene_image(model, image, Intervention(blank_after=0))  # nothing to read
+    ch = answer_change(before, after)
+    a, b = int(before.probs[-1].argmax()), int(after.probs[-1].argmax())
+    assert (ch.before, ch.after) == (a, b)
+    expected = (f"The answer changes from {a} (p={before.probs[-1, a]:.2f}) to {b} (p={after.probs[-1, b]:.2f})."
+                if a != b else f"The answer stays {a}")  # fmt: skip
+    assert ch.sentence().startswith(expected)
+    same = answer_change(before, before)
+    assert not same.changed and same.sentence().startswith(f"The answer stays {a}: p={before.probs[-1, a]:.2f}")
+    fig = whatif_figure(before.probs, after.probs, from_step=1)
+    solid = {t.name: np.asarray(t.y) for t in fig.data}
+    np.testing.assert_allclose(solid[f"{a} original"], before.probs[:, a], rtol=1e-6)
+    np.testing.assert_allclose(solid[f"{b} what-if"], after.probs[:, b], rtol=1e-6)
