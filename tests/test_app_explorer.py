@@ -108,7 +108,7 @@ def test_unit_order_reorders_all_unit_views(explorer, shipped, test_split):
 
 def test_secondary_views_sit_in_tabs_with_one_anatomy_heading(explorer):
     at = explorer
-    assert [t.label for t in at.tabs] == ["Which rows mattered?", "Anatomy"]
+    assert [t.label for t in at.tabs] == ["Unit inspector", "Which rows mattered?", "Anatomy"]
     headings = [h.value for h in at.subheader] + [h.value for h in at.header]
     assert not [h for h in headings if "Anatomy" in h]
     anatomy = chart(at, "exp_fig_anatomy")
