@@ -6,12 +6,15 @@ Three ways to cut a digit short (MODES):
 - "early": the readout after the first k rows, nothing padded;
 - "occlusion": the rows after k set to zero, read at step 28.
 
-`naive_truncation` runs one full pass per k per mode. `truncation_curves` gets the same
-predictions with less work: in notebook mode the 28-k leading zero rows drive every image
-through one and the same state trajectory, computed once for a single sequence, so only the
-k real rows are run per k; early and occlusion share one pass over the real rows that keeps the
-state after every step, and the occlusion continuations (zero rows from each of those states)
-run together, aligned on their common last step. `cached_truncation` stores the predictions in
+`naive_truncation` runs one full pass per k per mode: 3 x 28 x 28 = 2,352 step-passes per image
+(one row of one image through the cell). `truncation_curves` gets the same predictions with about
+812: in notebook mode the 28-k leading zero rows drive every image through one and the same state
+trajectory, computed once for a single sequence, so only the k real rows are run per k (sum k = 406);
+early readout reads the output after every step of one pass over the real rows (28), which also
+keeps the state after every k; occlusion continues from each of those states with its 28-k zero rows
+(sum = 378), one call per k over a batch. Batches of BATCH images keep the cell's buffers in cache.
+Only one computation runs at a time in a process (a second waits), since two would share the cores.
+`cached_truncation` stores the predictions in
 a file keyed by the weights' hash and the test set, so a restart does not recompute.
 Plain numpy and torch; no streamlit.
 """
@@ -194,6 +197,11 @@ def _zero_trajectory(model: RowClassifier) -> list[State]:
     return states
 
 
+# One computation at a time in a process: two at once on a 2-core server only slow each other down
+# (each OpenMP team spins for cores the other holds), so the Cell comparison's three models queue.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 class _Meter:
     """Progress in step-passes (one row of one image through the cell) with an estimate of the time left."""
 
@@ -229,6 +237,18 @@ def truncation_curves(model: RowClassifier, split: Split, modes: Sequence[str] =
     """
     modes = _check_modes(modes)
     check_supported(model, "the truncation fast path")
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        if progress:
+            progress(0.0, "waiting: the curves of another model are being computed first")
+        _ONE_AT_A_TIME.acquire()
+    try:
+        return _curves(model, split, modes, progress, batch_size)
+    finally:
+        _ONE_AT_A_TIME.release()
+
+
+def _curves(model: RowClassifier, split: Split, modes: tuple[str, ...], progress: Progress | None,
+            batch_size: int) -> TruncationResult:
     model.eval()
     n = len(split)
     preds = {m: np.empty((STEPS, n), np.int8) for m in modes}
