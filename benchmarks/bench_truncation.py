@@ -114,7 +114,7 @@ def app_time(name: str, data_dir: Path, env: dict, home: Path, timeout: float) -
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--", "--data-dir", str(data_dir)],
+         "--", "--data-dir", str(data_dir)],  # otherwise as the README starts it (file watcher included)
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     seen: list[str] = []
