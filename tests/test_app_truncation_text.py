@@ -11,7 +11,7 @@ def page_text(at) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
 
-def test_each_mode_is_explained_once_and_k_is_rows_read(model_and_page):
+def test_each_mode_is_explained_once_and_k_is_rows_read(model_and_page):  # noqa: F811 (the fixture)
     _, _, at = model_and_page
     wait_for_figures(at, timeout=600)  # a small model; minutes only on a crowded machine
     for mode in ("notebook", "early", "occlusion"):
