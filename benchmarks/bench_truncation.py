@@ -140,6 +140,7 @@ def app_time(name: str, data_dir: Path, env: dict, home: Path, timeout: float) -
             page.wait_for_timeout(1000)
             start, cpu = time.perf_counter(), process_cpu(proc.pid)
             page.get_by_test_id("stSidebarNav").get_by_role("link", name="Truncation").click()
+            page.get_by_role("heading", name="Truncation: how accuracy falls").wait_for()  # the old page is gone
             metric = page.get_by_test_id("stMetric").first
             deadline = start + timeout
             while time.perf_counter() < deadline:
