@@ -28,7 +28,6 @@ from .registry import read_info
 from .truncation import TruncationResult
 
 CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "plain RNN (tanh)"}
-CELL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#d62728"}
 MEMORY_MODE = "occlusion"  # truncation mode that probes memory: first k rows, then zeros, read at step 28
 
 

@@ -14,6 +14,30 @@ import torch
 from .model import GATES, RowClassifier
 
 
+class UnsupportedModelError(ValueError):
+    """The model's recurrent layer is of a kind this code does not handle (it would read the wrong weights)."""
+
+
+def check_supported(model: RowClassifier, what: str = "the trace") -> None:
+    """Refuse a recurrent layer that is not one plain layer: more than one layer, no bias, bidirectional,
+    or an LSTM with torch's `proj_size` (a projected hidden state). Raises UnsupportedModelError."""
+    rnn = model.rnn
+    problems = []
+    if getattr(rnn, "num_layers", 1) != 1:
+        problems.append(f"{rnn.num_layers} stacked layers (only one is handled)")
+    if not getattr(rnn, "bias", True):
+        problems.append("no bias terms")
+    if getattr(rnn, "bidirectional", False):
+        problems.append("a bidirectional layer")
+    if getattr(rnn, "proj_size", 0):
+        problems.append(f"an LSTM projection of its hidden state (nn.LSTM proj_size={rnn.proj_size})")
+    if not getattr(rnn, "batch_first", True):
+        problems.append("a layer that is not batch_first")
+    if problems:
+        raise UnsupportedModelError(f"{what} handles one plain recurrent layer with biases; this model has "
+                                    + ", ".join(problems) + ".")
+
+
 @dataclass
 class Trace:
     """Everything the model computed, step by step.
@@ -69,7 +93,10 @@ def _as_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def unroll(model: RowClassifier, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Run the recurrence step by step: x (B, T, F) -> dict of (B, T, ·) tensors."""
+    """Run the recurrence step by step: x (B, T, F) -> dict of (B, T, ·) tensors.
+
+    Raises UnsupportedModelError for a recurrent layer it would misread (see check_supported)."""
+    check_supported(model, "the step-by-step trace")
     cell = model.config.cell
     rnn = model.rnn
     w_ih, w_hh = rnn.weight_ih_l0, rnn.weight_hh_l0  # (G*H, P), (G*H, H)

@@ -7,9 +7,9 @@ from lstmviz.checkpoint import CheckpointError, LoadedModel
 from lstmviz.data import Split
 from lstmviz.evaluate import accuracy
 from lstmviz.figures.cells import accuracy_bars_figure, legend_below, sensitivity_figure
+from lstmviz.figures.common import CELL_COLORS
 from lstmviz.figures.truncation import curves_figure
 from lstmviz.memory import (
-    CELL_COLOURS,
     CELL_TITLES,
     MEMORY_MODE,
     find_cell_models,
@@ -88,7 +88,7 @@ def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     names = [CELL_TITLES[c] for c in models]
     accs = [_accuracy(m.sha256, len(test), m, test) for m in models.values()]
     left, right = st.columns([1.1, 1])
-    left.plotly_chart(accuracy_bars_figure(names, accs, [CELL_COLOURS[c] for c in models]), key="cells_fig_accuracy",
+    left.plotly_chart(accuracy_bars_figure(names, accs, [CELL_COLORS[c] for c in models]), key="cells_fig_accuracy",
                       config=CHART_CONFIG)  # fmt: skip
     right.dataframe(
         {"cell": names, "gates": [", ".join(GATES[c]) or "none" for c in models],
@@ -103,12 +103,12 @@ def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
 
 
 def truncation_section(models: dict[str, LoadedModel], results: dict[str, TruncationResult]) -> None:
-    st.subheader("Truncation: accuracy when only the first k rows are fed")
+    st.subheader("Truncation: accuracy when only the first k rows are read")
     mode = st.radio("Mode", MODES, format_func=MODE_TITLES.get, key="cells_mode", horizontal=True, index=2)
     st.caption(f"**{MODE_TITLES[mode]}**: {MODE_TEXT[mode]}")
     curves = {CELL_TITLES[c]: r.accuracy[mode] for c, r in results.items()}
-    colours = {CELL_TITLES[c]: CELL_COLOURS[c] for c in models}
-    st.plotly_chart(curves_figure(curves, colors=colours, title=f"Test accuracy against rows fed: {MODE_TITLES[mode]}"),
+    colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
+    st.plotly_chart(curves_figure(curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"),
                     key="cells_fig_truncation", config=CHART_CONFIG)  # fmt: skip
 
 
@@ -121,7 +121,7 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
     n = min(N_SENSITIVITY, len(test))
     raw = {c: _sensitivity(m.sha256, n, m, test) for c, m in models.items()}
     fresh = {c: _untrained_sensitivity(m.config.to_dict(), n, test) for c, m in models.items()}
-    colours = {CELL_TITLES[c]: CELL_COLOURS[c] for c in models}
+    colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
     left, right = st.columns(2)
     with left:
         fig = sensitivity_figure({CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
@@ -179,7 +179,7 @@ def page() -> None:
             st.error(f"The truncation curves of the {CELL_TITLES[cell]} could not be computed: {s[3]}")
     pending = {c: jobs[c] for c, s in status.items() if s[2] is None and s[3] is None}
     if pending:
-        st.subheader("Truncation: accuracy when only the first k rows are fed")
+        st.subheader("Truncation: accuracy when only the first k rows are read")
         poll_jobs({CELL_TITLES[c]: job for c, job in pending.items()}, "truncation curves over the test set (first time only)")
     elif results:
         truncation_section(models, results)

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from lstmviz.data import Split
+from lstmviz.figures.common import MODE_COLORS
 from lstmviz.figures.truncation import (
     confusion_figure,
     curves_figure,
@@ -40,8 +41,7 @@ def show(result: TruncationResult, test: Split) -> None:
     """Controls and every figure, for a finished result."""
     left, right = st.columns([2, 3], vertical_alignment="bottom")
     mode = left.radio("Mode", list(MODES), format_func=MODE_TITLES.get, key="trunc_mode", horizontal=True)
-    k = right.slider("Rows fed (k)", 1, 28, PUBLISHED[0], key="trunc_k")
-    st.caption(EXPLAIN[mode])
+    k = right.slider("Rows read (k)", 1, 28, PUBLISHED[0], key="trunc_k")
 
     cols = st.columns(len(MODES) + 1)
     for col, m in zip(cols, MODES):
@@ -73,16 +73,16 @@ def show(result: TruncationResult, test: Split) -> None:
     st.caption("The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
                + (", and the rows not read yet are shaded." if mode == "early" else "."))
 
-    st.subheader("Decision step")
+    st.subheader("Rows needed to decide")
     steps = result.decision_step[mode]
     decided = steps[steps > 0]
     st.markdown(
-        f"The **decision step** of a digit is the first k from which the answer ({SHORT[mode]}) is right and "
+        f"The **rows needed to decide** a digit: the first k from which the answer ({SHORT[mode]}) is right and "
         "stays right for every larger k. "
         + (f"Half of the decided digits are decided by **{int(np.median(decided))} rows**; " if decided.size else "")
         + f"**{int((steps < 1).sum())}** of {result.n} are never decided (wrong with all 28 rows)."
     )
-    st.plotly_chart(decision_figure(steps), key="trunc_fig_decision")
+    st.plotly_chart(decision_figure(steps, color=MODE_COLORS[mode]), key="trunc_fig_decision")
 
 
 def page() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lstmviz.figures.common import MARK
 from lstmviz.figures.neurons import (
     changes_figure,
     class_profile_figure,
@@ -137,5 +138,5 @@ def test_profile_top_and_change_figures():
     changes = np.array([0.1, 0.5, 0.2, 0.9, 0.0])
     bars = changes_figure(changes, changes / 2, unit=2)
     np.testing.assert_allclose(bars.data[0].y, changes)
-    assert [c for c in bars.data[0].marker.color].count("#ff8c00") == 3
+    assert [c for c in bars.data[0].marker.color].count(MARK) == 3
     assert bars.data[1].name == "the selected digit"

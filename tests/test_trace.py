@@ -158,3 +158,22 @@ def test_shipped_model_reads_digits_through_the_trace(shipped, test_split):
     # Confident at the end, unsure at the start (only blank rows read so far).
     assert tr.probs[:, -1].max(-1).mean() > 0.8
     assert tr.probs[:, 0].max(-1).mean() < tr.probs[:, -1].max(-1).mean()
+
+
+@pytest.mark.parametrize("kind", ["two layers", "no bias", "bidirectional", "proj_size"])
+def test_unroll_refuses_layers_it_does_not_handle(kind, images):
+    """A stacked, bias-free, bidirectional or projected layer would be misread from its _l0 weights: refused."""
+    from lstmviz.trace import UnsupportedModelError
+
+    layer, words = {
+        "two layers": (torch.nn.LSTM(8, 8, num_layers=2, batch_first=True), "2 stacked layers"),
+        "no bias": (torch.nn.LSTM(8, 8, bias=False, batch_first=True), "no bias"),
+        "bidirectional": (torch.nn.GRU(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
+        "proj_size": (torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
+    }[kind]
+    model = build_model(ModelConfig(hidden_size=8, proj_size=8), seed=0)
+    model.rnn = layer
+    with pytest.raises(UnsupportedModelError, match=words):
+        trace_batch(model, images[:2])
+    with pytest.raises(ValueError):  # an UnsupportedModelError is a ValueError: callers' handlers catch it
+        trace_image(model, images[0])

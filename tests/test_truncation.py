@@ -220,3 +220,102 @@ def test_cli_truncation_json(tmp_path, data_dir, test_split, cache_dir, capsys):
     assert "not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["truncation", "--mode", "sideways"])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_fast_equals_naive_on_the_shipped_models(cell, test_split):
+    """Trained weights (saturated gates, long memories), not only small untrained ones: identical answers."""
+    from lstmviz.checkpoint import MODELS_DIR
+
+    path = MODELS_DIR / f"{cell}.safetensors"
+    if not path.is_file():
+        pytest.fail(f"{path} is shipped with the project and must exist")
+    model = load_checkpoint(path).model
+    digits = test_split.subset(240)
+    fast = tr.truncation_curves(model, digits, batch_size=100)  # two full batches and a remainder
+    naive = tr.naive_truncation(model, digits)
+    for mode in tr.MODES:
+        assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
+    assert fast.accuracy["early"][27] > 0.9 and fast.accuracy["early"][5] < 0.5  # a trained model, cut short
+
+
+def test_states_kept_by_the_shared_pass_equal_nn_lstm_to_the_bit(small):
+    """The occlusion tails start from the states the shared pass keeps: they equal a full pass stopped at k."""
+    model = varied_model("lstm", seed=8)
+    with torch.no_grad():
+        rows = model.proj(small.images[:64])
+        out, states = tr._states_after_each_row(model, rows)
+        full, _ = model.rnn(rows)
+        assert torch.equal(out, full)
+        for k in (1, 13, 28):
+            _, (h, c) = model.rnn(rows[:, :k])
+            assert torch.equal(states[k - 1][0], h) and torch.equal(states[k - 1][1], c)
+        # probabilities of the fast path's occlusion step equal the naive input's to 1e-6
+        k = 9
+        tail, _ = model.rnn(model.proj(torch.zeros(64, 28 - k, 28)), states[k - 1])
+        fast = torch.softmax(model.head(tail[:, -1]), -1)
+        naive = torch.softmax(model(tr.model_input(small.images[:64], k, "occlusion")), -1)
+    np.testing.assert_allclose(fast.numpy(), naive.numpy(), atol=1e-6, rtol=0)
+
+
+def test_progress_names_the_mode_and_k(small):
+    seen = []
+    tr.truncation_curves(varied_model(), small.subset(120), progress=lambda f, m: seen.append(m), batch_size=50)
+    assert any(m.startswith("notebook mode, k = 14 of 28, images 51–100 of 120") for m in seen)
+    assert any(m.startswith("occlusion, k = 27 of 28") for m in seen)
+    assert any("early readout and occlusion: reading the rows" in m for m in seen)
+    only_early = []
+    tr.truncation_curves(varied_model(), small.subset(20), ["early"], progress=lambda f, m: only_early.append(m))
+    assert only_early[0].startswith("early readout: reading the rows") and only_early[-1] == "done"
+
+
+def test_time_left_is_estimated_from_the_work_done(monkeypatch):
+    clock = iter([100.0, 110.0, 130.0, 195.0])  # start, then one reading per report
+    monkeypatch.setattr(tr.time, "perf_counter", lambda: next(clock))
+    seen = []
+    meter = tr._Meter(1000, lambda f, m: seen.append((f, m)))
+    meter(10, "a")  # 1% done after 10 s: too early to say
+    meter(240, "b")  # 25% after 30 s: 90 s left
+    meter(500, "c")  # 75% after 95 s: about 32 s left
+    assert seen == [(0.01, "a"), (0.25, "b; about 1 min 30 s left"), (0.75, "c; about 32 s left")]
+
+
+def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
+    model = varied_model("rnn", seed=9)
+    tr._ONE_AT_A_TIME.acquire()  # as if another model's curves were being computed
+    try:
+        job = tr.TruncationJob(model, small.subset(50))
+        for _ in range(100):
+            if job.status()[1].startswith("waiting"):
+                break
+            job.wait(0.05)
+        fraction, message, result, error = job.status()
+        assert message.startswith("waiting: the curves of another model") and result is None and error is None
+    finally:
+        tr._ONE_AT_A_TIME.release()
+    result = job.wait(60)
+    assert result is not None and np.array_equal(
+        result.predictions["occlusion"], tr.naive_truncation(model, small.subset(50), ["occlusion"]).predictions["occlusion"])
+
+
+def _with_layer(layer: torch.nn.Module):
+    model = build_model(ModelConfig(hidden_size=8, proj_size=8), seed=0)
+    model.rnn = layer
+    return model
+
+
+UNSUPPORTED = {
+    "two layers": (lambda: torch.nn.LSTM(8, 8, num_layers=2, batch_first=True), "2 stacked layers"),
+    "no bias": (lambda: torch.nn.GRU(8, 8, bias=False, batch_first=True), "no bias"),
+    "bidirectional": (lambda: torch.nn.RNN(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
+    "proj_size": (lambda: torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNSUPPORTED))
+def test_fast_path_refuses_layers_it_does_not_handle(kind, small):
+    from lstmviz.trace import UnsupportedModelError
+
+    make, words = UNSUPPORTED[kind]
+    with pytest.raises(UnsupportedModelError, match=words):
+        tr.truncation_curves(_with_layer(make()), small.subset(10))

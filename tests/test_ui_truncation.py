@@ -22,3 +22,20 @@ def test_one_job_per_weights_and_test_set(tiny_checkpoint, tiny_model, test_spli
     for job in (first, second, third):  # no thread left running at exit
         assert job.wait(60) is not None
     st.cache_resource.clear()
+
+
+def test_the_test_set_is_hashed_once_per_object(tiny_checkpoint, test_split, monkeypatch):
+    import lstmviz.ui.truncation as ui
+
+    st.cache_resource.clear()
+    calls = []
+    monkeypatch.setattr(ui, "split_key", lambda split: calls.append(1) or f"key-{len(split)}")
+    small = Split(test_split.images[:30], test_split.labels[:30])
+    loaded = load_checkpoint(tiny_checkpoint)
+    first = truncation_job(loaded, small)
+    assert truncation_job(loaded, small) is first and len(calls) == 1  # a rerun: no new hash
+    other = Split(test_split.images[:20], test_split.labels[:20])
+    assert truncation_job(loaded, other) is not first and len(calls) == 2
+    for job in (first, truncation_job(loaded, other)):
+        assert job.wait(60) is not None
+    st.cache_resource.clear()

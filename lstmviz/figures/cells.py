@@ -12,17 +12,15 @@ _MARGIN = dict(l=10, r=10, t=50, b=10)
 
 def accuracy_bars_figure(names: Sequence[str], accuracies: Sequence[float], colors: Sequence[str] | None = None,
                          height: int = 300, title: str = "Test accuracy (all 28 rows)") -> go.Figure:  # fmt: skip
-    """One bar per model with its accuracy written on it; the axis starts near the lowest bar so gaps show."""
+    """One bar per model with its accuracy written on it; the axis starts at zero, so bar heights compare honestly."""
     acc = np.asarray(accuracies, dtype=np.float64)
     if acc.shape != (len(names),):
         raise ValueError(f"expected {len(names)} accuracies, got shape {acc.shape}")
-    low = float(np.nanmin(acc)) if acc.size and np.isfinite(acc).any() else 0.0
-    bottom = max(0.0, np.floor((low - 0.05) * 10) / 10)
     fig = go.Figure(go.Bar(
         x=list(names), y=acc, marker=dict(color=list(colors) if colors else None), text=[f"{a:.2%}" for a in acc],
         textposition="outside", hovertemplate="%{x}: %{y:.2%}<extra></extra>", cliponaxis=False,
     ))  # fmt: skip
-    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[bottom, 1.0])
+    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[0, 1.12], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
     fig.update_layout(title=title, height=height, margin=_MARGIN, showlegend=False, bargap=0.35)
     return fig
 

@@ -9,11 +9,26 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 INK = "Greys"
-# One colour per digit class 0..9, the same on every page.
+
+# The app's palettes, defined here only. A colour means one thing on every page: the classes, the
+# truncation modes, the cell types, the "selected / current" mark and the other named series share
+# no colour and no near colour (tests/test_palette.py checks the distances in CIELAB). Black and greys
+# are ink (text, reference lines), never a category.
+# One colour per digit class 0..9.
 CLASS_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 )  # fmt: skip
+# The three ways of cutting a digit short (lstmviz.truncation.MODES).
+MODE_COLORS = {"notebook": "#283593", "early": "#c98a00", "occlusion": "#00897b"}
+# The recurrent cell types (lstmviz.model.CELLS).
+CELL_COLORS = {"lstm": "#ad1457", "gru": "#6200ea", "rnn": "#1b5e20"}
+# The selected unit, the peak row: what the reader picked.
+MARK = "#d500f9"
+# Other named curves in one chart (e.g. the state space's separation curves), in order.
+SERIES_COLORS = ("#827717", "#1de9b6")
+PALETTES = {"class": CLASS_COLORS, "mode": tuple(MODE_COLORS.values()), "cell": tuple(CELL_COLORS.values()),
+            "mark": (MARK,), "series": SERIES_COLORS}  # fmt: skip
 
 
 def digit_heatmap(image: np.ndarray, title: str | None = None) -> go.Heatmap:
@@ -23,12 +38,19 @@ def digit_heatmap(image: np.ndarray, title: str | None = None) -> go.Heatmap:
 
 
 def digit_strip(images: np.ndarray, titles: Sequence[str | int], height: int = 160) -> go.Figure:
-    """A row of digits (N, 28, 28) with a title above each."""
+    """A row of digits (N, 28, 28) with a title above each; every digit square whatever the figure's width.
+
+    Each y axis is scale-anchored to its own x axis (one pixel as tall as wide) and both are
+    constrained to their domain, so a wide figure leaves space around a digit instead of stretching it.
+    """
     n = len(images)
     fig = make_subplots(rows=1, cols=max(n, 1), subplot_titles=[str(t) for t in titles], horizontal_spacing=0.01)
     for i, img in enumerate(images):
         fig.add_trace(digit_heatmap(img), row=1, col=i + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=None)
+        axis = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{axis}"].update(scaleanchor=f"x{axis}", scaleratio=1, constrain="domain")
+        fig.layout[f"xaxis{axis}"].update(constrain="domain")
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
     return fig

@@ -12,11 +12,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import CLASS_COLORS, digit_strip
+from .common import CLASS_COLORS, MARK, digit_strip
 
 FONT = dict(size=15)
 DIVERGING = "RdBu_r"  # blue < 0 < red, as on the explorer
-MARK = "#ff8c00"  # the selected unit / the peak row
 PICK_ALPHA = 0.01  # the click targets over the heatmap cells are all but invisible
 
 

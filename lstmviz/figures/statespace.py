@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import CLASS_COLORS
+from .common import CLASS_COLORS, SERIES_COLORS
 
 FONT = dict(size=15)
 TITLE = dict(font=dict(size=18, weight=600), x=0.01, xanchor="left")
@@ -191,7 +191,7 @@ def separation_figure(
 ) -> go.Figure:
     """How well the classes separate after each step (T,): one line per named space (nearest-class-centre
     accuracy in 0..1), the readout's own accuracy dashed, and chance (1 / n_classes) dotted."""
-    palette = ("#6a3d9a", "#1f78b4", "#33a02c", "#e31a1c")
+    palette = SERIES_COLORS
     traces = []
     n_steps = 0
     for i, (name, values) in enumerate(curves.items()):

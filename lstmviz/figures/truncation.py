@@ -1,4 +1,4 @@
-"""Truncation figures: accuracy against rows fed, per class, confusion, digits as seen, decision steps."""
+"""Truncation figures: accuracy against rows read, per class, confusion, digits as seen, decision steps."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import CLASS_COLORS, digit_strip
+from .common import CLASS_COLORS, MODE_COLORS, digit_strip
 
-MODE_COLORS = {"notebook": "#636efa", "early": "#ef553b", "occlusion": "#00cc96"}
 _LEGEND = dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
 def _k_axis(fig: go.Figure) -> None:
-    fig.update_xaxes(title="rows fed (k)", range=[0.5, 28.5], dtick=2)
+    fig.update_xaxes(title="rows read (k)", range=[0.5, 28.5], dtick=2)
 
 
 def curves_figure(curves: Mapping[str, Sequence[float]], k: int | None = None,
                   published: tuple[int, float] | None = None, colors: Mapping[str, str] | None = None,
-                  height: int = 380, title: str = "Test accuracy against rows fed") -> go.Figure:
+                  height: int = 380, title: str = "Test accuracy against rows read") -> go.Figure:
     """Accuracy (28,) for k = 1..28, one line per named curve; a marker for a published point and a line at k."""
     colors = {**MODE_COLORS, **(colors or {})}
     ks = np.arange(1, 29)
@@ -93,8 +92,11 @@ def seen_strip(images: np.ndarray, labels: Sequence[int], predictions: Sequence[
 
 
 def decision_figure(steps: np.ndarray, height: int = 340,
-                    title: str = "Decision step: first k from which the answer stays right") -> go.Figure:
-    """Histogram of decision steps (N,) over k = 1..28 plus a "never" bar for -1, and the cumulative share."""
+                    title: str = "Rows needed to decide: first k from which the answer stays right",
+                    color: str = MODE_COLORS["notebook"]) -> go.Figure:
+    """Histogram of decision steps (N,) over k = 1..28 plus a "never" bar for -1, and the cumulative share.
+
+    The bars take `color` (the mode's colour); the cumulative line is ink (black), never a category colour."""
     steps = np.asarray(steps, dtype=np.int64)
     n = max(len(steps), 1)
     counts = np.bincount(steps[steps >= 1], minlength=29)[1:29]  # (28,)
@@ -102,10 +104,10 @@ def decision_figure(steps: np.ndarray, height: int = 340,
     x = [str(k) for k in range(1, 29)] + ["never"]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=x, y=list(counts) + [never], name="digits",
-                         marker_color=["#636efa"] * 28 + ["#bbbbbb"],
+                         marker_color=[color] * 28 + ["#bbbbbb"],
                          hovertemplate="%{x}: %{y} digits<extra></extra>"))
-    fig.add_trace(go.Scatter(x=x[:28], y=np.cumsum(counts) / n, mode="lines", name="decided by k (share)",
-                             yaxis="y2", line=dict(color="#ef553b", width=2),
+    fig.add_trace(go.Scatter(x=x[:28], y=np.cumsum(counts) / n, mode="lines", name="share decided by k rows",
+                             yaxis="y2", line=dict(color="#111111", width=2),
                              hovertemplate="decided by %{x} rows: %{y:.1%}<extra></extra>"))
     fig.update_layout(title=title, height=height, margin=_MARGIN, legend=_LEGEND, bargap=0.1,
                       xaxis=dict(title="rows read (k)", type="category"),
