@@ -5,7 +5,6 @@ import streamlit as st
 
 from lstmviz.checkpoint import CheckpointError, LoadedModel
 from lstmviz.data import Split
-from lstmviz.evaluate import accuracy
 from lstmviz.figures.cells import accuracy_bars_figure, legend_below, sensitivity_figure
 from lstmviz.figures.truncation import curves_figure
 from lstmviz.memory import (
@@ -16,17 +15,16 @@ from lstmviz.memory import (
     memory_probe,
     relative,
     rows_needed,
-    sensitivity_curve,
-    untrained_like,
 )
-from lstmviz.model import GATES, ModelConfig
+from lstmviz.model import GATES
+from lstmviz.precompute import N_SENSITIVITY
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
+from lstmviz.ui.cache import result_info
 from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
 ensure_navigation()
 
-N_SENSITIVITY = 500  # test digits averaged for the sensitivity curves
 PROBE_K = 18  # the memory probe's headline: the top 18 rows of each digit, then 10 blank steps
 PROBE_LEVEL = 0.9  # and the rows needed to reach 90% when blanks follow
 CHART_CONFIG = {"displayModeBar": False}
@@ -50,21 +48,6 @@ LESSON = (
 )
 
 
-@st.cache_data(show_spinner="Measuring test accuracy…", max_entries=16)
-def _accuracy(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> float:
-    return accuracy(_loaded.model, _test)
-
-
-@st.cache_data(show_spinner="Measuring how much the answer depends on each row…", max_entries=16)
-def _sensitivity(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> np.ndarray:
-    return sensitivity_curve(_loaded.model, _test.images[:n])
-
-
-@st.cache_data(show_spinner="Measuring the untrained networks…", max_entries=16)
-def _untrained_sensitivity(config: dict, n: int, _test: Split) -> np.ndarray:
-    return sensitivity_curve(untrained_like(ModelConfig.from_dict(config)), _test.images[:n])
-
-
 def load_models() -> dict[str, LoadedModel]:
     """The shipped lstm/gru/rnn checkpoints that exist and load; a note for each that does not."""
     models, notes = {}, []
@@ -85,7 +68,8 @@ def load_models() -> dict[str, LoadedModel]:
 def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     st.subheader("Accuracy with the whole digit")
     names = [CELL_TITLES[c] for c in models]
-    accs = [_accuracy(m.sha256, len(test), m, test) for m in models.values()]
+    found = {c: result_info("predictions", m, test) for c, m in models.items()}
+    accs = [float((p.value == test.labels.numpy()).mean()) for p in found.values()]
     left, right = st.columns([1.1, 1])
     left.plotly_chart(accuracy_bars_figure(names, accs, [CELL_COLOURS[c] for c in models]), key="cells_fig_accuracy",
                       config=CHART_CONFIG)  # fmt: skip
@@ -118,8 +102,8 @@ def _row1(curves: dict[str, np.ndarray]) -> str:
 def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[str, TruncationResult] | None) -> None:
     st.subheader("How long does each cell remember the early rows?")
     n = min(N_SENSITIVITY, len(test))
-    raw = {c: _sensitivity(m.sha256, n, m, test) for c, m in models.items()}
-    fresh = {c: _untrained_sensitivity(m.config.to_dict(), n, test) for c, m in models.items()}
+    raw = {c: result_info("sensitivity", m, test).value for c, m in models.items()}
+    fresh = {c: result_info("untrained_sensitivity", m, test).value for c, m in models.items()}
     colours = {CELL_TITLES[c]: CELL_COLOURS[c] for c in models}
     left, right = st.columns(2)
     with left:

@@ -38,11 +38,10 @@ def page() -> None:
             st.page_link(path, label=title, icon=icon)
         c2.caption(text)
 
-    test, error = try_split(train=False)
-    if error:
-        st.error(error)
-        return
+    test, note = try_split(train=False)
     st.subheader("Some test digits")
+    if note:
+        st.info(note, icon=":material/info:")
     st.plotly_chart(digit_strip(test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
 
 

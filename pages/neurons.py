@@ -3,8 +3,6 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import LoadedModel
-from lstmviz.data import Split
 from lstmviz.figures.neurons import changes_figure, class_profile_figure, top_digits_figure, unit_map_figure
 from lstmviz.neurons import (
     class_profile,
@@ -14,8 +12,8 @@ from lstmviz.neurons import (
     unit_from_selection,
     unit_values,
 )
-from lstmviz.statespace import States, balanced_sample, collect_states
-from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
+from lstmviz.ui.cache import model_result
+from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 
 ensure_navigation()
 
@@ -47,13 +45,6 @@ CAPTIONS = {
 }
 
 
-@st.cache_data(show_spinner="Running the model on the sample…", max_entries=8)
-def sample_states(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> tuple[np.ndarray, States]:
-    """Test indices of a class-balanced sample of n digits and their states at every step."""
-    idx = balanced_sample(_test.labels.numpy(), n)
-    return idx, collect_states(_loaded.model, _test.images.numpy()[idx])
-
-
 def _pick_from_map() -> None:
     """Selection callback of the map: the clicked unit becomes the unit shown."""
     unit = unit_from_selection(st.session_state.get(MAP_KEY))
@@ -79,7 +70,7 @@ def page() -> None:
     if name not in names:
         name = "h"
 
-    idx, states = sample_states(model_key(loaded), int(n), loaded, test)
+    idx, states = model_result("states", loaded, test, int(n))
     sample = states.h if name == "h" else states.c  # (n, T, H)
     labels = test.labels.numpy()[idx]
     if st.session_state.get(UNIT_KEY, 0) >= H:

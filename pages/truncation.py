@@ -104,6 +104,9 @@ def page() -> None:
     if result is None:
         poll_jobs({"": job}, "Computing the curves for this model over the test set (first time only)")
         return
+    if result.n != len(test):
+        st.caption(f"The curves are the full test set's ({result.n:,} digits, precomputed for this model); "
+                   "the example digits come from the bundled sample.")
     show(result, test)
 
 

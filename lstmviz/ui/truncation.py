@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..checkpoint import LoadedModel, weights_hash
+from ..checkpoint import LoadedModel
 from ..data import Split
-from ..truncation import TruncationJob, split_key
+from ..truncation import TruncationJob
+from .cache import data_id, model_id
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -16,7 +17,7 @@ def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> Truncat
 
 def truncation_job(loaded: LoadedModel, test: Split) -> TruncationJob:
     """One background computation per model weights and test set (its result is stored on disk)."""
-    return _job(weights_hash(loaded.model), split_key(test), loaded, test)
+    return _job(model_id(loaded), data_id(test), loaded, test)  # each hashed once, not per rerun
 
 
 def forget_jobs() -> None:
