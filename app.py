@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from lstmviz.ui.sidebar import model_selector
-
 st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
 
 pages = {
@@ -22,6 +20,16 @@ pages = {
         st.Page("pages/train.py", title="Train a model", icon=":material/model_training:"),
     ],
 }
-navigation = st.navigation(pages)
+# The menu is drawn here, not by Streamlit (.streamlit/config.toml: client.showSidebarNavigation = false),
+# so a freshly started server never lists the files of pages/ before this script has run.
+navigation = st.navigation(pages, position="hidden")
+with st.sidebar.container(key="app_menu"):
+    for section, section_pages in pages.items():
+        st.caption(section)
+        for page in section_pages:
+            st.page_link(page)
+
+from lstmviz.ui.sidebar import model_selector  # noqa: E402  (after the menu: the first paint needs no torch)
+
 model_selector()
 navigation.run()

@@ -19,7 +19,7 @@ from lstmviz.memory import (
 from lstmviz.model import GATES
 from lstmviz.precompute import N_SENSITIVITY
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
-from lstmviz.ui.cache import result_info
+from lstmviz.ui.cache import cached_figure, result_info
 from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
@@ -71,7 +71,7 @@ def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     found = {c: result_info("predictions", m, test) for c, m in models.items()}
     accs = [float((p.value == test.labels.numpy()).mean()) for p in found.values()]
     left, right = st.columns([1.1, 1])
-    left.plotly_chart(accuracy_bars_figure(names, accs, [CELL_COLOURS[c] for c in models]), key="cells_fig_accuracy",
+    left.plotly_chart(cached_figure(accuracy_bars_figure, names, accs, [CELL_COLOURS[c] for c in models]), key="cells_fig_accuracy",
                       config=CHART_CONFIG)  # fmt: skip
     right.dataframe(
         {"cell": names, "gates": [", ".join(GATES[c]) or "none" for c in models],
@@ -91,8 +91,12 @@ def truncation_section(models: dict[str, LoadedModel], results: dict[str, Trunca
     st.caption(f"**{MODE_TITLES[mode]}**: {MODE_TEXT[mode]}")
     curves = {CELL_TITLES[c]: r.accuracy[mode] for c, r in results.items()}
     colours = {CELL_TITLES[c]: CELL_COLOURS[c] for c in models}
-    st.plotly_chart(curves_figure(curves, colors=colours, title=f"Test accuracy against rows fed: {MODE_TITLES[mode]}"),
+    st.plotly_chart(cached_figure(curves_figure, curves, colors=colours, title=f"Test accuracy against rows fed: {MODE_TITLES[mode]}"),
                     key="cells_fig_truncation", config=CHART_CONFIG)  # fmt: skip
+
+
+def memory_figure(curves: dict[str, np.ndarray], colours: dict[str, str]):
+    return legend_below(curves_figure(curves, colors=colours, title="Memory probe: first k rows, then blanks"))
 
 
 def _row1(curves: dict[str, np.ndarray]) -> str:
@@ -107,7 +111,7 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
     colours = {CELL_TITLES[c]: CELL_COLOURS[c] for c in models}
     left, right = st.columns(2)
     with left:
-        fig = sensitivity_figure({CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
+        fig = cached_figure(sensitivity_figure, {CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
                                  {CELL_TITLES[c]: relative(v) for c, v in fresh.items()})  # fmt: skip
         st.plotly_chart(fig, key="cells_fig_sensitivity", config=CHART_CONFIG)
         st.caption(
@@ -121,9 +125,8 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
             st.info("The memory probe needs the truncation curves (being computed above).")
         else:
             probe = {c: memory_probe(r) for c, r in results.items()}
-            fig = curves_figure({CELL_TITLES[c]: v for c, v in probe.items()}, colors=colours,
-                                title="Memory probe: first k rows, then blanks")  # fmt: skip
-            st.plotly_chart(legend_below(fig), key="cells_fig_memory", config=CHART_CONFIG)
+            fig = cached_figure(memory_figure, {CELL_TITLES[c]: v for c, v in probe.items()}, colours)
+            st.plotly_chart(fig, key="cells_fig_memory", config=CHART_CONFIG)
             needed = {c: rows_needed(v, PROBE_LEVEL) for c, v in probe.items()}
             st.caption(
                 f"The {MODE_TITLES[MEMORY_MODE]} curve again: each digit keeps its first k rows, the rest are blanked, "

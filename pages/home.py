@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lstmviz.figures.common import digit_strip
+from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import describe_architecture, model_summary
 
@@ -42,7 +43,7 @@ def page() -> None:
     st.subheader("Some test digits")
     if note:
         st.info(note, icon=":material/info:")
-    st.plotly_chart(digit_strip(test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
+    st.plotly_chart(cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
 
 
 page()

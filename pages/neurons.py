@@ -12,7 +12,7 @@ from lstmviz.neurons import (
     unit_from_selection,
     unit_values,
 )
-from lstmviz.ui.cache import model_result
+from lstmviz.ui.cache import cached_figure, model_result
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 
 ensure_navigation()
@@ -95,7 +95,7 @@ def page() -> None:
     values = unit_values(sample, unit)  # (n, T)
     zmax = max(1.0, float(np.ceil(np.abs(sample).max() * 10) / 10)) if name == "c" else 1.0
     with left:
-        st.plotly_chart(unit_map_figure(grid, unit, name, zmax=zmax, title=title), key=MAP_KEY,
+        st.plotly_chart(cached_figure(unit_map_figure, grid, unit, name, zmax=zmax, title=title), key=MAP_KEY,
                         on_select=_pick_from_map, selection_mode="points", config=CHART_CONFIG)  # fmt: skip
         st.caption(CAPTIONS["map"] + (" " + CAPTIONS["c"] if name == "c" else ""))
 
@@ -117,7 +117,7 @@ def page() -> None:
         st.markdown(f"Moves most at rows **{', '.join(str(r) for r in sorted(busiest))}**; "
                     f"the class averages span up to **{np.nanmax(spread):.2f}** over the steps.")  # fmt: skip
         digit_changes = None if digit_values is None else step_changes(digit_values)
-        st.plotly_chart(changes_figure(changes, digit_changes, unit, name, height=420), key="neuron_fig_changes",
+        st.plotly_chart(cached_figure(changes_figure, changes, digit_changes, unit, name, height=420), key="neuron_fig_changes",
                         config=CHART_CONFIG)  # fmt: skip
         line = f" The black line is test digit #{index}." if index is not None else ""
         st.caption(CAPTIONS["changes"].format(name=name) + line)
@@ -126,10 +126,10 @@ def page() -> None:
     top_idx = idx[top.positions]
     titles = [f"#{i}: a {test.labels[i]}<br>{v:+.2f} at row {s}" for i, v, s in zip(top_idx, top.values, top.steps)]
     st.subheader(f"Test digits that drive unit {unit} {sign}")
-    st.plotly_chart(top_digits_figure(test.images[top_idx].numpy(), titles, top.steps), key="neuron_fig_top",
+    st.plotly_chart(cached_figure(top_digits_figure, test.images[top_idx].numpy(), titles, top.steps), key="neuron_fig_top",
                     config=CHART_CONFIG)  # fmt: skip
     st.caption(CAPTIONS["top"].format(way="highest" if sign == "highest" else "lowest (most negative)"))
-    profile_fig = class_profile_figure(profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
+    profile_fig = cached_figure(class_profile_figure, profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
     st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
 

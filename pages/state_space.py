@@ -5,7 +5,7 @@ import streamlit as st
 
 from lstmviz.figures.statespace import separation_figure, trajectories_figure
 from lstmviz.statespace import FIT_SAMPLE, step_accuracy
-from lstmviz.ui.cache import result_info
+from lstmviz.ui.cache import cached_figure, result_info
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 
 ensure_navigation()
@@ -77,7 +77,7 @@ def page() -> None:
     cols[3].metric("Model's answer for it", prediction, "correct ✓" if prediction == label else "wrong ✗",
                    delta_color="normal" if prediction == label else "inverse", delta_arrow="off")
 
-    fig = trajectories_figure(space.coords(dims), space.labels, highlight=path, highlight_name=f"digit #{index}",
+    fig = cached_figure(trajectories_figure, space.coords(dims), space.labels, highlight=path, highlight_name=f"digit #{index}",
                               explained=ratio, tail=int(tail))
     st.plotly_chart(fig, key="space_fig_paths", config=CHART_CONFIG)
     st.caption(HOW_TO)
@@ -86,7 +86,7 @@ def page() -> None:
     curves = {f"nearest centre, all {H} dimensions": space.separation["h"].centroid_accuracy,
               f"nearest centre, in the {view} picture": sep.centroid_accuracy}
     readout = step_accuracy(space.predictions, space.labels)
-    st.plotly_chart(separation_figure(curves, readout), key="space_fig_separation", config=CHART_CONFIG)
+    st.plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation", config=CHART_CONFIG)
     st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))
     with st.expander("How is this computed?"):
         st.markdown(METHOD.format(fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1]))

@@ -8,14 +8,21 @@
   anything is computed; `result_info` also says whether it holds the full test set's figures while
   the bundled sample is loaded.
 
+- `cached_figure(build, *args)`: a Plotly figure built once per inputs (for every session) and handed to
+  `st.plotly_chart` without the validating `go.Figure` API's copies: building a figure through
+  `go.Figure`/`make_subplots` costs 10-700 ms, this costs a hash of the inputs.
+
 Pages define no `st.cache_*` of their own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+import plotly.graph_objects as go
 
 import numpy as np
 import streamlit as st
@@ -101,3 +108,63 @@ def model_result(what: str, loaded: LoadedModel, split: Split, *args: Any) -> An
     """The named result of this model on this data (see lstmviz.precompute.COMPUTATIONS), computed once
     per weights and data for every session, or read from a matching shipped precomputed file."""
     return result_info(what, loaded, split, *args).value
+
+
+# ---------------------------------------------------------------- figures
+
+
+class FrozenFigure(go.Figure):
+    """A finished figure held as its plain dict: `st.plotly_chart` takes it as a Figure (no validation) and
+    its `to_dict` hands back that dict without copying. Read-only: build a new one to change it."""
+
+    def __init__(self, spec: dict) -> None:
+        super().__init__()
+        self._frozen_spec = spec
+
+    def to_dict(self) -> dict:
+        return self._frozen_spec
+
+    def to_plotly_json(self) -> dict:
+        return self._frozen_spec
+
+    @property
+    def spec(self) -> dict:
+        return self._frozen_spec
+
+
+def _fingerprint(value: Any, h: "hashlib._Hash") -> None:
+    """Feed a figure's inputs to a hash: arrays by dtype, shape and bytes; containers item by item."""
+    if isinstance(value, np.ndarray):
+        h.update(f"nd{value.dtype}{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif hasattr(value, "numpy") and hasattr(value, "shape"):  # a torch tensor
+        _fingerprint(value.detach().cpu().numpy(), h)
+    elif isinstance(value, dict):
+        h.update(b"{")
+        for k, v in value.items():
+            _fingerprint(k, h)
+            _fingerprint(v, h)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"(" if isinstance(value, tuple) else b"[")
+        for v in value:
+            _fingerprint(v, h)
+        h.update(b")")
+    elif value is None or isinstance(value, (str, int, float, bool, np.generic)):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+    else:
+        raise TypeError(f"cached_figure cannot key on {type(value).__name__}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _figure(name: str, key: str, _build: Callable[..., go.Figure], _args: tuple, _kwargs: dict) -> FrozenFigure:
+    return FrozenFigure(_build(*_args, **_kwargs).to_dict())
+
+
+def cached_figure(build: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> FrozenFigure:
+    """build(*args, **kwargs), built once per inputs for every session (keyed by the function's name and a hash
+    of the inputs), ready for `st.plotly_chart`."""
+    h = hashlib.blake2b(digest_size=20)
+    _fingerprint(args, h)
+    _fingerprint(kwargs, h)
+    return _figure(f"{build.__module__}.{build.__qualname__}", h.hexdigest(), build, args, kwargs)
