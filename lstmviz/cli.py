@@ -181,7 +181,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         files = precompute_model(loaded.model, stem, test, weights, data, out,
                                  progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
         print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
-        result = cached_truncation(loaded.model, test, use_cache=False)
+        result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
         files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
         written += [str(f) for f in files]
         print(f"{stem}: {len(files)} files in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)

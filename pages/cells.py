@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import CheckpointError, LoadedModel
+from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
 from lstmviz.figures.cells import accuracy_bars_figure, legend_below, sensitivity_figure
 from lstmviz.figures.truncation import curves_figure
@@ -11,7 +11,6 @@ from lstmviz.memory import (
     CELL_COLOURS,
     CELL_TITLES,
     MEMORY_MODE,
-    find_cell_models,
     memory_probe,
     relative,
     rows_needed,
@@ -20,7 +19,7 @@ from lstmviz.model import GATES
 from lstmviz.precompute import N_SENSITIVITY
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
 from lstmviz.ui.cache import cached_figure, result_info
-from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
+from lstmviz.ui.common import ensure_navigation, get_split, load_cell_models
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
 ensure_navigation()
@@ -46,23 +45,6 @@ LESSON = (
     "h = z·h + (1 − z)·candidate. Over only 28 steps, training can still teach a plain RNN to reach back; whether "
     "it managed, and at what cost, shows in the memory probe and the accuracy above."
 )
-
-
-def load_models() -> dict[str, LoadedModel]:
-    """The shipped lstm/gru/rnn checkpoints that exist and load; a note for each that does not."""
-    models, notes = {}, []
-    for found in find_cell_models():
-        if found.problem is None:
-            try:
-                models[found.cell] = load_model_file(found.path)
-                continue
-            except CheckpointError as exc:
-                found.problem = str(exc)
-        command = f"python -m lstmviz train --cell {found.cell} --out models/{found.cell}.safetensors"
-        notes.append(f"**{CELL_TITLES[found.cell]}** is left out: {found.problem}. Train it with `{command}`.")
-    if notes:
-        st.info("\n\n".join(notes), icon=":material/info:")
-    return models
 
 
 def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
@@ -147,7 +129,7 @@ def page() -> None:
         "cell state) and a **plain tanh RNN** (no gates at all). Which of them still knows, at step 28, what the "
         "first rows looked like?"
     )
-    models = load_models()
+    models = load_cell_models()
     if not models:
         st.warning("None of models/lstm.safetensors, models/gru.safetensors, models/rnn.safetensors can be used, "
                    "so there is nothing to compare.")  # fmt: skip

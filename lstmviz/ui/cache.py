@@ -22,9 +22,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import plotly.graph_objects as go
-
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from ..checkpoint import LoadedModel, weights_hash

@@ -83,6 +83,25 @@ def load_model_file(path: str | Path) -> LoadedModel:
     return _model(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def load_cell_models() -> dict[str, LoadedModel]:
+    """The shipped lstm/gru/rnn checkpoints that exist and load (Cell comparison); a note for each that does not."""
+    from ..memory import CELL_TITLES, find_cell_models
+
+    models, notes = {}, []
+    for found in find_cell_models():
+        if found.problem is None:
+            try:
+                models[found.cell] = load_model_file(found.path)
+                continue
+            except CheckpointError as exc:
+                found.problem = str(exc)
+        command = f"python -m lstmviz train --cell {found.cell} --out models/{found.cell}.safetensors"
+        notes.append(f"**{CELL_TITLES[found.cell]}** is left out: {found.problem}. Train it with `{command}`.")
+    if notes:
+        st.info("\n\n".join(notes), icon=":material/info:")
+    return models
+
+
 def selected_checkpoint() -> str:
     """Path of the model chosen in the sidebar (the shipped default until one is chosen)."""
     return st.session_state.get(MODEL_KEY) or str(DEFAULT_CHECKPOINT)
