@@ -91,7 +91,7 @@ def has_split(train: bool, data_dir: str | os.PathLike | None = None) -> bool:
     """Whether the raw files of a split are on disk (nothing is read or downloaded)."""
     raw = resolve_data_dir(data_dir) / "MNIST" / "raw"
     names = RAW_FILES[:2] if train else RAW_FILES[2:]
-    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in names)
+    return all((raw / name).is_file() for name in names)
 
 
 def load_split(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Split:
@@ -100,8 +100,10 @@ def load_split(train: bool, data_dir: str | os.PathLike | None = None, download:
 
     root = resolve_data_dir(data_dir)
     raw = root / "MNIST" / "raw"
-    if download and not download_allowed() and not has_split(train, root):
+    present = has_split(train, root)  # files on disk: never ask torchvision to download
+    if download and not present and not download_allowed():
         raise DataUnavailableError(missing_message(root, f"downloads are off: {DOWNLOAD_ENV_VAR}=0"))
+    download = download and not present
     made = [d for d in (raw, *raw.parents) if not d.exists()]  # deepest first
     try:
         ds = MNIST(root=str(root), train=train, download=download)
