@@ -34,8 +34,8 @@ TARGET_MS = 150.0
 PAGES = {
     "home": ("Home", [("selectbox", MODEL_KEY, None)]),
     "explorer": ("Step-through explorer", [("slider", "exp_step", (20, 21)), ("number_input", "exp_index", (0, 1))]),
-    "draw": ("Draw", [("slider", "draw_step", (20, 21)), ("radio", "draw_source", None)]),
-    "truncation": ("Truncation", [("slider", "trunc_k", (10, 25)), ("radio", "trunc_mode", None)]),
+    "draw": ("Draw", [("slider", "draw_step", (20, 21)), ("slider", "draw_stroke", (16, 24))]),
+    "truncation": ("Truncation", [("slider", "trunc_k", (10, 25))]),
     "state_space": ("Hidden-state space", [("select_slider", "space_n", (500, 1000))]),
     "neurons": ("Neuron explorer", [("number_input", "neuron_unit", (3, 7))]),
     "cells": ("Cell comparison", [("radio", "cells_mode", ("notebook", "occlusion"))]),
