@@ -107,7 +107,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['checkpoint']}: accuracy {result['test_accuracy']:.4%} on the {result['data']} images")
+        where = " of the bundled sample" if test.is_sample else ""
+        print(f"{result['checkpoint']}: test accuracy {result['test_accuracy']:.4%} on {result['n']} images{where}")
     return 0
 
 
