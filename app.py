@@ -24,6 +24,15 @@ pages = {
         st.Page("pages/train.py", title="Train a model", icon=":material/model_training:"),
     ],
 }
-navigation = st.navigation(links.prepare(pages))  # a link's ?model= and ?hide=
+# The menu is drawn here, not by Streamlit (.streamlit/config.toml: client.showSidebarNavigation = false),
+# so a freshly started server never lists the files of pages/ before this script has run.
+pages = links.prepare(pages)  # a link's ?model= and ?hide= (hidden pages are left out of the navigation)
+navigation = st.navigation(pages, position="hidden")
+with st.sidebar.container(key="app_menu"):
+    for section, section_pages in pages.items():
+        st.caption(section)
+        for page in section_pages:
+            st.page_link(page)
+
 model_selector()
 navigation.run()

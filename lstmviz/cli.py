@@ -86,18 +86,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test_or_sample(data_dir: str | None):
+    """The test split, else the bundled sample (saying so on stderr)."""
+    from .data import load_test_or_sample
+
+    test, note = load_test_or_sample(data_dir)
+    if note:
+        print(f"note: {note.replace('`', '')}", file=sys.stderr)
+    return test
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Test accuracy of a checkpoint."""
-    from .data import load_split
+    """Test accuracy of a checkpoint (on the bundled sample when the test set is missing)."""
     from .evaluate import accuracy
 
     loaded = load_checkpoint(args.checkpoint)
-    test = load_split(False, args.data_dir)
-    result = {"test_accuracy": accuracy(loaded.model, test), "n": len(test), "checkpoint": str(loaded.source)}
+    test = _test_or_sample(args.data_dir)
+    result = {"test_accuracy": accuracy(loaded.model, test), "n": len(test), "data": test.describe(),
+              "checkpoint": str(loaded.source)}  # fmt: skip
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['checkpoint']}: test accuracy {result['test_accuracy']:.4%} on {result['n']} images")
+        where = " of the bundled sample" if test.is_sample else ""
+        print(f"{result['checkpoint']}: test accuracy {result['test_accuracy']:.4%} on {result['n']} images{where}")
     return 0
 
 
@@ -123,11 +134,12 @@ def cmd_truncation(args: argparse.Namespace) -> int:
     """Accuracy against rows fed (k = 1..28) in each truncation mode, cached per checkpoint and test set."""
     from tqdm import tqdm
 
-    from .data import load_split
     from .truncation import MODES, cached_truncation
 
     loaded = load_checkpoint(args.checkpoint)
-    test = load_split(False, args.data_dir).subset(args.n)
+    full = _test_or_sample(args.data_dir)
+    test = full.subset(args.n)
+    data = full.describe() if len(test) == len(full) else f"first {len(test):,} of {full.describe()}"
     modes = tuple(dict.fromkeys(args.mode or MODES))
     bar = tqdm(total=100, unit="%", dynamic_ncols=True, file=sys.stderr, disable=None)
 
@@ -135,12 +147,13 @@ def cmd_truncation(args: argparse.Namespace) -> int:
         bar.update(round(100 * fraction) - bar.n)
         bar.set_description(message[:40])
 
-    result = cached_truncation(loaded, test, modes, progress=on_progress, use_cache=not args.no_cache)
+    result = cached_truncation(loaded, test, modes, progress=on_progress, use_cache=not args.no_cache,
+                               full_on_sample=False)
     bar.close()
     if args.json:
-        print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "modes": result.curves()}))
+        print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "data": data, "modes": result.curves()}))
         return 0
-    print(f"{loaded.source}: accuracy after k rows on {result.n} test images")
+    print(f"{loaded.source}: accuracy after k rows on the {data} images")
     print("   k  " + "  ".join(f"{m:>9}" for m in modes))
     for k in result.k:
         print(f"  {k:2d}  " + "  ".join(f"{result.accuracy[m][k - 1]:9.2%}" for m in modes))
@@ -173,6 +186,39 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit:")
     for u in order[: args.top]:
         print(f"  unit {u:4d}  {result.accuracy[u]:7.2%}  drop {100 * result.drop[u]:+6.2f} points")
+    return 0
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    """Compute, once, what the pages need over the test set for the given checkpoints, and write it as small
+    files keyed by the weights' hash and the data's hash (models/precomputed/<name>.<what>.npz)."""
+    import time
+
+    from .ablation import precompute_ablation
+    from .checkpoint import weights_hash
+    from .data import load_split
+    from .precompute import PRECOMPUTED_DIR, precompute_model, precomputed_path
+    from .truncation import cached_truncation, split_key, write_truncation_file
+
+    test = load_split(False, args.data_dir)  # the full test set: never precompute on the sample
+    data = split_key(test)
+    out = Path(args.out) if args.out else PRECOMPUTED_DIR
+    paths = args.checkpoints or sorted(str(p) for p in DEFAULT_CHECKPOINT.parent.glob("*.safetensors"))
+    written = []
+    for path in paths:
+        loaded = load_checkpoint(path)
+        stem, weights = Path(path).name.removesuffix(".safetensors"), weights_hash(loaded.model)
+        start = time.monotonic()
+        files = precompute_model(loaded.model, stem, test, weights, data, out,
+                                 progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
+        print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
+        result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
+        files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
+        print(f"{stem}: accuracy drop of each silenced unit", file=sys.stderr, flush=True)
+        files.append(precompute_ablation(path, test, Path(path).parent))  # read there by the Neuron explorer
+        written += [str(f) for f in files]
+        print(f"{stem}: {len(files)} files in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+    print(json.dumps({"data": test.describe(), "files": written}))
     return 0
 
 
@@ -226,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ablation)
+
+    p = sub.add_parser("precompute", help="compute what the app shows over the test set, once, for shipped models")
+    p.add_argument("checkpoints", nargs="*", help="checkpoint files (default: every models/*.safetensors)")
+    p.add_argument("--out", default=None, help="folder to write to (default: models/precomputed)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_precompute)
     return parser
 
 

@@ -99,6 +99,17 @@ def balanced_sample(labels: np.ndarray, n: int, seed: int = 0, n_classes: int = 
     return np.sort(np.concatenate(picked)).astype(np.int64)
 
 
+def sample_rank(labels: np.ndarray, seed: int = 0, n_classes: int = 10) -> np.ndarray:
+    """Each item's position (N,) in its class's shuffled order of `balanced_sample`: the sample of size n
+    is exactly the items of rank < max(1, n // n_classes)."""
+    labels = np.asarray(labels)
+    rank = np.zeros(labels.shape[0], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for cls in range(n_classes):
+        rank[rng.permutation(np.flatnonzero(labels == cls))] = np.arange(int((labels == cls).sum()))
+    return rank
+
+
 @torch.no_grad()
 def collect_states(model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256) -> States:
     """h (and c for an LSTM) at every step, and the readout's prediction after each step, for images (N, 28, 28)."""

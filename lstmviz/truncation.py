@@ -26,6 +26,7 @@ import io
 import os
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -336,27 +337,57 @@ def cache_paths(checkpoint: str | os.PathLike | None, weights: str, data: str) -
     return paths
 
 
-def _read_cache(path: Path, weights: str, data: str) -> dict[str, np.ndarray] | None:
-    """Predictions stored for these weights and this test set, or None (missing, stale or unreadable)."""
+def _read_cache(path: Path, weights: str, data: str | tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """Predictions stored for these weights and this test set, or None (missing, stale, corrupt or
+    odd-shaped: never an error, the curves are then computed again)."""
+    found = _read_cache_labels(path, weights, (data,) if isinstance(data, str) else data)
+    return None if found is None else found[0]
+
+
+def _read_cache_labels(path: Path, weights: str, data: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            if int(f["version"]) != CACHE_VERSION or str(f["weights"]) != weights or str(f["data"]) != data:
+            if int(f["version"]) != CACHE_VERSION or str(f["weights"]) != weights or str(f["data"]) not in data:
                 return None
             labels = f["labels"]
             preds = {m: f[f"pred_{m}"] for m in MODES if f"pred_{m}" in f.files}
-    except (OSError, KeyError, ValueError, EOFError):
+    except (OSError, KeyError, ValueError, EOFError, TypeError, zipfile.BadZipFile):
         return None
-    if any(p.shape != (STEPS, labels.shape[0]) for p in preds.values()):
+    if labels.ndim != 1 or any(p.shape != (STEPS, labels.shape[0]) for p in preds.values()):
         return None
-    return preds
+    return preds, labels
+
+
+def read_precomputed(weights: str, split: Split, data: str, modes: Sequence[str] = MODES,
+                     full_on_sample: bool = True) -> TruncationResult | None:
+    """The shipped curves (models/precomputed/<name>.truncation.npz) of these weights on this test set, with
+    every mode asked for; on the bundled sample (full_on_sample) also those of the full MNIST test set."""
+    from .precompute import accepted_data, find_precomputed
+
+    accepted = accepted_data(data, split) if full_on_sample else (data,)
+    for path in find_precomputed("truncation", weights):
+        found = _read_cache_labels(path, weights, accepted)
+        if found is not None and all(m in found[0] for m in modes):
+            return TruncationResult({m: found[0][m] for m in modes}, found[1])
+    return None
+
+
+def _cache_bytes(weights: str, data: str, result: TruncationResult) -> bytes:
+    buf = io.BytesIO()
+    arrays = {f"pred_{m}": p for m, p in result.predictions.items()}
+    np.savez_compressed(buf, version=np.int64(CACHE_VERSION), weights=np.str_(weights), data=np.str_(data),
+                        labels=result.labels.astype(np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def write_truncation_file(path: Path, weights: str, data: str, result: TruncationResult) -> Path:
+    """One cache file at `path` (`python -m lstmviz precompute` ships these in models/precomputed)."""
+    return atomic_write_bytes(path, _cache_bytes(weights, data, result))
 
 
 def _write_cache(paths: list[Path], weights: str, data: str, result: TruncationResult) -> Path | None:
     """Store the predictions in the first writable place; None when nowhere is writable."""
-    buf = io.BytesIO()
-    arrays = {f"pred_{m}": p for m, p in result.predictions.items()}
-    np.savez_compressed(buf, version=np.int64(CACHE_VERSION), weights=np.str_(weights), data=np.str_(data),
-                        labels=result.labels, **arrays)
+    buf = io.BytesIO(_cache_bytes(weights, data, result))
     for path in paths:
         try:
             return atomic_write_bytes(path, buf.getvalue())
@@ -377,15 +408,23 @@ def _resolve(source: str | os.PathLike | LoadedModel | RowClassifier | None) -> 
 
 def cached_truncation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
                       modes: Sequence[str] = MODES, progress: Progress | None = None,
-                      use_cache: bool = True) -> TruncationResult:
+                      use_cache: bool = True, full_on_sample: bool = True) -> TruncationResult:
     """truncation_curves for a checkpoint (path, LoadedModel, bare model; None = shipped default),
     read from / written to a cache file keyed by the weights' hash and the test set.
 
-    Only modes missing from the cache are computed; the file then holds the union.
+    The shipped precomputed curves (`python -m lstmviz precompute`) are used first when they match; on
+    the bundled sample they are the full test set's (full_on_sample; the result then has its 10,000
+    labels). Only modes missing from the cache are computed; the file then holds the union.
     """
     modes = _check_modes(modes)
     model, path = _resolve(source)
     weights, data = weights_hash(model), split_key(split)
+    if use_cache:
+        shipped = read_precomputed(weights, split, data, modes, full_on_sample)
+        if shipped is not None:
+            if progress:
+                progress(1.0, "loaded the precomputed curves")
+            return shipped
     paths = cache_paths(path, weights, data)
     stored: dict[str, np.ndarray] = {}
     if use_cache:

@@ -3,31 +3,28 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import CheckpointError, LoadedModel
+from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
-from lstmviz.evaluate import accuracy
 from lstmviz.figures.cells import accuracy_bars_figure, legend_below, sensitivity_figure
 from lstmviz.figures.common import CELL_COLORS
 from lstmviz.figures.truncation import curves_figure
 from lstmviz.memory import (
     CELL_TITLES,
     MEMORY_MODE,
-    find_cell_models,
     memory_probe,
     relative,
     rows_needed,
-    sensitivity_curve,
-    untrained_like,
 )
-from lstmviz.model import GATES, ModelConfig
+from lstmviz.model import GATES
+from lstmviz.precompute import N_SENSITIVITY
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
 from lstmviz.ui import links
-from lstmviz.ui.common import ensure_navigation, get_split, load_model_file
+from lstmviz.ui.cache import cached_figure, result_info
+from lstmviz.ui.common import ensure_navigation, get_split, load_cell_models
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
 ensure_navigation()
 
-N_SENSITIVITY = 500  # test digits averaged for the sensitivity curves
 PROBE_K = 18  # the memory probe's headline: the top 18 rows of each digit, then 10 blank steps
 PROBE_LEVEL = 0.9  # and the rows needed to reach 90% when blanks follow
 CHART_CONFIG = {"displayModeBar": False}
@@ -51,44 +48,13 @@ LESSON = (
 )
 
 
-@st.cache_data(show_spinner="Measuring test accuracy…", max_entries=16)
-def _accuracy(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> float:
-    return accuracy(_loaded.model, _test)
-
-
-@st.cache_data(show_spinner="Measuring how much the answer depends on each row…", max_entries=16)
-def _sensitivity(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> np.ndarray:
-    return sensitivity_curve(_loaded.model, _test.images[:n])
-
-
-@st.cache_data(show_spinner="Measuring the untrained networks…", max_entries=16)
-def _untrained_sensitivity(config: dict, n: int, _test: Split) -> np.ndarray:
-    return sensitivity_curve(untrained_like(ModelConfig.from_dict(config)), _test.images[:n])
-
-
-def load_models() -> dict[str, LoadedModel]:
-    """The shipped lstm/gru/rnn checkpoints that exist and load; a note for each that does not."""
-    models, notes = {}, []
-    for found in find_cell_models():
-        if found.problem is None:
-            try:
-                models[found.cell] = load_model_file(found.path)
-                continue
-            except CheckpointError as exc:
-                found.problem = str(exc)
-        command = f"python -m lstmviz train --cell {found.cell} --out models/{found.cell}.safetensors"
-        notes.append(f"**{CELL_TITLES[found.cell]}** is left out: {found.problem}. Train it with `{command}`.")
-    if notes:
-        st.info("\n\n".join(notes), icon=":material/info:")
-    return models
-
-
 def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     st.subheader("Accuracy with the whole digit")
     names = [CELL_TITLES[c] for c in models]
-    accs = [_accuracy(m.sha256, len(test), m, test) for m in models.values()]
+    found = {c: result_info("predictions", m, test) for c, m in models.items()}
+    accs = [float((p.value == test.labels.numpy()).mean()) for p in found.values()]
     left, right = st.columns([1.1, 1])
-    left.plotly_chart(accuracy_bars_figure(names, accs, [CELL_COLORS[c] for c in models]), key="cells_fig_accuracy",
+    left.plotly_chart(cached_figure(accuracy_bars_figure, names, accs, [CELL_COLORS[c] for c in models]), key="cells_fig_accuracy",
                       config=CHART_CONFIG)  # fmt: skip
     right.dataframe(
         {"cell": names, "gates": [", ".join(GATES[c]) or "none" for c in models],
@@ -108,8 +74,12 @@ def truncation_section(models: dict[str, LoadedModel], results: dict[str, Trunca
     st.caption(f"**{MODE_TITLES[mode]}**: {MODE_TEXT[mode]}")
     curves = {CELL_TITLES[c]: r.accuracy[mode] for c, r in results.items()}
     colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
-    st.plotly_chart(curves_figure(curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"),
+    st.plotly_chart(cached_figure(curves_figure, curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"),
                     key="cells_fig_truncation", config=CHART_CONFIG)  # fmt: skip
+
+
+def memory_figure(curves: dict[str, np.ndarray], colours: dict[str, str]):
+    return legend_below(curves_figure(curves, colors=colours, title="Memory probe: first k rows, then blanks"))
 
 
 def _row1(curves: dict[str, np.ndarray]) -> str:
@@ -119,12 +89,12 @@ def _row1(curves: dict[str, np.ndarray]) -> str:
 def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[str, TruncationResult] | None) -> None:
     st.subheader("How long does each cell remember the early rows?")
     n = min(N_SENSITIVITY, len(test))
-    raw = {c: _sensitivity(m.sha256, n, m, test) for c, m in models.items()}
-    fresh = {c: _untrained_sensitivity(m.config.to_dict(), n, test) for c, m in models.items()}
+    raw = {c: result_info("sensitivity", m, test).value for c, m in models.items()}
+    fresh = {c: result_info("untrained_sensitivity", m, test).value for c, m in models.items()}
     colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
     left, right = st.columns(2)
     with left:
-        fig = sensitivity_figure({CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
+        fig = cached_figure(sensitivity_figure, {CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
                                  {CELL_TITLES[c]: relative(v) for c, v in fresh.items()})  # fmt: skip
         st.plotly_chart(fig, key="cells_fig_sensitivity", config=CHART_CONFIG)
         st.caption(
@@ -138,9 +108,8 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
             st.info("The memory probe needs the truncation curves (being computed above).")
         else:
             probe = {c: memory_probe(r) for c, r in results.items()}
-            fig = curves_figure({CELL_TITLES[c]: v for c, v in probe.items()}, colors=colours,
-                                title="Memory probe: first k rows, then blanks")  # fmt: skip
-            st.plotly_chart(legend_below(fig), key="cells_fig_memory", config=CHART_CONFIG)
+            fig = cached_figure(memory_figure, {CELL_TITLES[c]: v for c, v in probe.items()}, colours)
+            st.plotly_chart(fig, key="cells_fig_memory", config=CHART_CONFIG)
             needed = {c: rows_needed(v, PROBE_LEVEL) for c, v in probe.items()}
             st.caption(
                 f"The {MODE_TITLES[MEMORY_MODE]} curve again: each digit keeps its first k rows, the rest are blanked, "
@@ -161,7 +130,7 @@ def page() -> None:
         "cell state) and a **plain tanh RNN** (no gates at all). Which of them still knows, at step 28, what the "
         "first rows looked like?"
     )
-    models = load_models()
+    models = load_cell_models()
     if not models:
         st.warning("None of models/lstm.safetensors, models/gru.safetensors, models/rnn.safetensors can be used, "
                    "so there is nothing to compare.")  # fmt: skip

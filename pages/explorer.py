@@ -5,9 +5,9 @@ import streamlit as st
 
 from lstmviz.checkpoint import LoadedModel
 from lstmviz.data import Split
-from lstmviz.evaluate import predict_proba
 from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
+from lstmviz.ui.cache import model_result
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 from lstmviz.ui.export import render_exports
 from lstmviz.ui.inspector import render_inspector
@@ -21,12 +21,6 @@ MODES = {
     "class": "By true class",
     "wrong": "Ones the model gets wrong",
 }
-
-
-@st.cache_data(show_spinner="Running the model on the test set…", max_entries=16)
-def test_predictions(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> np.ndarray:
-    """The model's final prediction for every test digit (N,), once per model."""
-    return predict_proba(_loaded.model, _test.images[:n]).argmax(-1)
 
 
 def _new_random(n: int) -> None:
@@ -54,7 +48,7 @@ def pick_index(test: Split, loaded: LoadedModel) -> int:
             j = b.number_input(f"Example (1–{len(members)})", 1, len(members), key="exp_class_item")
             return int(members[int(j) - 1])
         if mode == "wrong":
-            preds = test_predictions(loaded.sha256, n, loaded, test)
+            preds = model_result("predictions", loaded, test)
             wrong = np.flatnonzero(preds != labels)
             if wrong.size == 0:
                 st.success("This model gets every test digit right; showing digit 0.")

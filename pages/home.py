@@ -4,6 +4,7 @@ import streamlit as st
 
 from lstmviz.figures.common import digit_strip
 from lstmviz.ui import links as view_links
+from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import describe_architecture, model_summary
 
@@ -42,12 +43,11 @@ def page() -> None:
             st.page_link(path, label=title, icon=icon)
         c2.caption(text)
 
-    test, error = try_split(train=False)
-    if error:
-        st.error(error)
-        return
+    test, note = try_split(train=False)
     st.subheader("Some test digits")
-    st.plotly_chart(digit_strip(test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
+    if note:
+        st.info(note, icon=":material/info:")
+    st.plotly_chart(cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
 
 
 page()

@@ -3,8 +3,6 @@
 import numpy as np
 import streamlit as st
 
-from lstmviz.checkpoint import LoadedModel
-from lstmviz.data import Split
 from lstmviz.figures.neurons import changes_figure, class_profile_figure, top_digits_figure, unit_map_figure
 from lstmviz.neurons import (
     class_profile,
@@ -14,9 +12,9 @@ from lstmviz.neurons import (
     unit_from_selection,
     unit_values,
 )
-from lstmviz.statespace import States, balanced_sample, collect_states
 from lstmviz.ui import links
-from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
+from lstmviz.ui.cache import cached_figure, model_result
+from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 from lstmviz.ui.inspector import render_unit_ablation
 
 ensure_navigation()
@@ -49,13 +47,6 @@ CAPTIONS = {
 }
 
 
-@st.cache_data(show_spinner="Running the model on the sample…", max_entries=8)
-def sample_states(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> tuple[np.ndarray, States]:
-    """Test indices of a class-balanced sample of n digits and their states at every step."""
-    idx = balanced_sample(_test.labels.numpy(), n)
-    return idx, collect_states(_loaded.model, _test.images.numpy()[idx])
-
-
 def _pick_from_map() -> None:
     """Selection callback of the map: the clicked unit becomes the unit shown."""
     unit = unit_from_selection(st.session_state.get(MAP_KEY))
@@ -82,7 +73,7 @@ def page() -> None:
     if name not in names:
         name = "h"
 
-    idx, states = sample_states(model_key(loaded), int(n), loaded, test)
+    idx, states = model_result("states", loaded, test, int(n))
     sample = states.h if name == "h" else states.c  # (n, T, H)
     labels = test.labels.numpy()[idx]
     if st.session_state.get(UNIT_KEY, 0) >= H:
@@ -107,7 +98,7 @@ def page() -> None:
     values = unit_values(sample, unit)  # (n, T)
     zmax = max(1.0, float(np.ceil(np.abs(sample).max() * 10) / 10)) if name == "c" else 1.0
     with left:
-        st.plotly_chart(unit_map_figure(grid, unit, name, zmax=zmax, title=title), key=MAP_KEY,
+        st.plotly_chart(cached_figure(unit_map_figure, grid, unit, name, zmax=zmax, title=title), key=MAP_KEY,
                         on_select=_pick_from_map, selection_mode="points", config=CHART_CONFIG)  # fmt: skip
         st.caption(CAPTIONS["map"] + (" " + CAPTIONS["c"] if name == "c" else ""))
 
@@ -129,7 +120,7 @@ def page() -> None:
         st.markdown(f"Moves most at rows **{', '.join(str(r) for r in sorted(busiest))}**; "
                     f"the class averages span up to **{np.nanmax(spread):.2f}** over the steps.")  # fmt: skip
         digit_changes = None if digit_values is None else step_changes(digit_values)
-        st.plotly_chart(changes_figure(changes, digit_changes, unit, name, height=420), key="neuron_fig_changes",
+        st.plotly_chart(cached_figure(changes_figure, changes, digit_changes, unit, name, height=420), key="neuron_fig_changes",
                         config=CHART_CONFIG)  # fmt: skip
         line = f" The black line is test digit #{index}." if index is not None else ""
         st.caption(CAPTIONS["changes"].format(name=name) + line)
@@ -138,10 +129,10 @@ def page() -> None:
     top_idx = idx[top.positions]
     titles = [f"#{i}: a {test.labels[i]}<br>{v:+.2f} at row {s}" for i, v, s in zip(top_idx, top.values, top.steps)]
     st.subheader(f"Test digits that drive unit {unit} {sign}")
-    st.plotly_chart(top_digits_figure(test.images[top_idx].numpy(), titles, top.steps), key="neuron_fig_top",
+    st.plotly_chart(cached_figure(top_digits_figure, test.images[top_idx].numpy(), titles, top.steps), key="neuron_fig_top",
                     config=CHART_CONFIG)  # fmt: skip
     st.caption(CAPTIONS["top"].format(way="highest" if sign == "highest" else "lowest (most negative)"))
-    profile_fig = class_profile_figure(profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
+    profile_fig = cached_figure(class_profile_figure, profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
     st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
     st.subheader("Which units matter?")

@@ -3,12 +3,11 @@ are read."""
 
 import streamlit as st
 
-from lstmviz.checkpoint import LoadedModel
-from lstmviz.data import Split
 from lstmviz.figures.statespace import separation_figure, trajectories_figure
-from lstmviz.statespace import FIT_SAMPLE, PCA, StateSpace, fit_model_pca, state_space, step_accuracy
+from lstmviz.statespace import FIT_SAMPLE, step_accuracy
 from lstmviz.ui import links
-from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split, model_key
+from lstmviz.ui.cache import cached_figure, result_info
+from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 
 ensure_navigation()
 
@@ -43,19 +42,6 @@ METHOD = (
 )
 
 
-@st.cache_data(show_spinner="Fitting the PCA axes to the hidden states…", max_entries=8)
-def model_pca(sha256: str, _loaded: LoadedModel, _test: Split) -> PCA:
-    """The model's PCA axes, fitted once per checkpoint."""
-    return fit_model_pca(_loaded.model, _test.images.numpy(), _test.labels.numpy())
-
-
-@st.cache_data(show_spinner="Running the model on the sample…", max_entries=16)
-def sample_space(sha256: str, n: int, _loaded: LoadedModel, _test: Split) -> StateSpace:
-    """A class-balanced sample of n test digits on the model's PCA axes."""
-    pca = model_pca(sha256, _loaded, _test)
-    return state_space(_loaded.model, _test.images.numpy(), _test.labels.numpy(), n, pca=pca)
-
-
 def page() -> None:
     st.title("Hidden-state space")
     loaded = current_model()
@@ -72,8 +58,10 @@ def page() -> None:
     index = int(c_idx.number_input(f"Highlight test digit (0–{last})", 0, last, 0, key="space_index"))
     dims = 3 if view == "3-D" else 2
 
-    key = model_key(loaded)
-    space = sample_space(key, int(n), loaded, test)
+    found = result_info("statespace", loaded, test, int(n))
+    space = found.value
+    if found.full:
+        st.caption("The sample's points and the PCA axes are the full test set's (precomputed for this model).")
     trace = cached_trace(loaded, test.images[index].numpy())
     path = space.pca.project(trace.h, dims)  # (T, dims)
     label, prediction = int(test.labels[index]), int(trace.prediction)
@@ -91,7 +79,7 @@ def page() -> None:
     cols[3].metric("Model's answer for it", prediction, "correct ✓" if prediction == label else "wrong ✗",
                    delta_color="normal" if prediction == label else "inverse", delta_arrow="off")
 
-    fig = trajectories_figure(space.coords(dims), space.labels, highlight=path, highlight_name=f"digit #{index}",
+    fig = cached_figure(trajectories_figure, space.coords(dims), space.labels, highlight=path, highlight_name=f"digit #{index}",
                               explained=ratio, tail=int(tail))
     st.plotly_chart(fig, key="space_fig_paths", config=CHART_CONFIG)
     st.caption(HOW_TO)
@@ -100,7 +88,7 @@ def page() -> None:
     curves = {f"nearest centre, all {H} dimensions": space.separation["h"].centroid_accuracy,
               f"nearest centre, in the {view} picture": sep.centroid_accuracy}
     readout = step_accuracy(space.predictions, space.labels)
-    st.plotly_chart(separation_figure(curves, readout), key="space_fig_separation", config=CHART_CONFIG)
+    st.plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation", config=CHART_CONFIG)
     st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))
     with st.expander("How is this computed?"):
         st.markdown(METHOD.format(fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1]))

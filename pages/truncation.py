@@ -14,6 +14,7 @@ from lstmviz.figures.truncation import (
 )
 from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui import links
+from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.common import current_model, ensure_navigation, get_split
 from lstmviz.ui.truncation import forget_jobs, poll_jobs, truncation_job
 
@@ -50,7 +51,7 @@ def show(result: TruncationResult, test: Split) -> None:
                     help="The original notebook's result in notebook mode, for comparison with this model.")
 
     curves = {m: result.accuracy[m] for m in MODES}
-    st.plotly_chart(curves_figure(curves, k=k, published=PUBLISHED), key="trunc_fig_curves")
+    st.plotly_chart(cached_figure(curves_figure, curves, k=k, published=PUBLISHED), key="trunc_fig_curves")
     gap = float(np.max(np.abs(result.accuracy["notebook"] - result.accuracy["early"])))
     st.caption(
         f"With {PUBLISHED[0]} rows this model scores {result.accuracy['notebook'][PUBLISHED[0] - 1]:.1%} in notebook "
@@ -60,15 +61,15 @@ def show(result: TruncationResult, test: Split) -> None:
     )
 
     a, b = st.columns(2)
-    a.plotly_chart(per_class_figure(result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
+    a.plotly_chart(cached_figure(per_class_figure, result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
                    key="trunc_fig_per_class")
-    b.plotly_chart(confusion_figure(result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
+    b.plotly_chart(cached_figure(confusion_figure, result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
                    key="trunc_fig_confusion")
 
     st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
     idx = _examples(test)
     seen = as_seen(test.images[idx].numpy(), k, mode)
-    st.plotly_chart(seen_strip(seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
+    st.plotly_chart(cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
                     key="trunc_fig_strip")
     st.caption("The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
                + (", and the rows not read yet are shaded." if mode == "early" else "."))
@@ -82,7 +83,7 @@ def show(result: TruncationResult, test: Split) -> None:
         + (f"Half of the decided digits are decided by **{int(np.median(decided))} rows**; " if decided.size else "")
         + f"**{int((steps < 1).sum())}** of {result.n} are never decided (wrong with all 28 rows)."
     )
-    st.plotly_chart(decision_figure(steps, color=MODE_COLORS[mode]), key="trunc_fig_decision")
+    st.plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision")
 
 
 def page() -> None:
@@ -106,6 +107,9 @@ def page() -> None:
     if result is None:
         poll_jobs({"": job}, "Computing the curves for this model over the test set (first time only)")
         return
+    if result.n != len(test):
+        st.caption(f"The curves are the full test set's ({result.n:,} digits, precomputed for this model); "
+                   "the example digits come from the bundled sample.")
     show(result, test)
 
 

@@ -41,8 +41,8 @@ def test_evaluate_json_on_the_shipped_model(data_dir, monkeypatch, capsys):
     monkeypatch.setenv(ENV_VAR, str(data_dir))
     assert main(["evaluate", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)  # exactly one JSON object, nothing else on stdout
-    assert set(result) == {"test_accuracy", "n", "checkpoint"}
-    assert result["n"] == 10000
+    assert set(result) == {"test_accuracy", "n", "data", "checkpoint"}
+    assert result["n"] == 10000 and result["data"] == "test (10,000)"
     assert result["checkpoint"] == str(DEFAULT_CHECKPOINT)
     assert DEFAULT_CHECKPOINT.read_bytes() == before  # evaluating writes nothing into the checkpoint
     loaded = load_checkpoint_bytes(before, str(DEFAULT_CHECKPOINT))

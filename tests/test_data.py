@@ -157,7 +157,7 @@ def test_cli_missing_data_exits_2_without_traceback(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop(ENV_VAR, None)
     proc = subprocess.run(
-        [sys.executable, "-m", "lstmviz", "evaluate", "--data-dir", str(missing)],
+        [sys.executable, "-m", "lstmviz", "train", "--dry-run", "--data-dir", str(missing)],  # evaluate: the sample
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2, proc.stderr

@@ -6,8 +6,9 @@ import numpy as np
 import streamlit as st
 
 from ..attribution import METHODS, SCORES, RowAttribution, attribute_rows
-from ..checkpoint import LoadedModel, weights_hash
+from ..checkpoint import LoadedModel
 from ..figures.attribution import row_attribution_figure
+from .cache import model_id
 
 METHOD_TITLES = {"occlusion": "Occlusion", "integrated_gradients": "Integrated gradients"}
 SCORE_TITLES = {"probability": "probability", "logit": "logit (score before softmax)"}
@@ -35,7 +36,7 @@ def _attribution(sha256: str, image_bytes: bytes, shape: tuple[int, ...], target
 def cached_attribution(loaded: LoadedModel, image: np.ndarray, target: int, method: str, score: str) -> RowAttribution:
     """Row attribution cached per checkpoint sha256, image bytes, target, method and score."""
     img = np.ascontiguousarray(image, dtype=np.float32)
-    sha = loaded.sha256 or weights_hash(loaded.model)
+    sha = model_id(loaded)
     return _attribution(sha, img.tobytes(), img.shape, int(target), method, score, loaded)
 
 

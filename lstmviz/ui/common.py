@@ -1,4 +1,8 @@
-"""Shared page helpers: cached data and model, the data-folder option, the sidebar model."""
+"""Shared page helpers: cached data and model, the data-folder option, the sidebar model.
+
+Results of a model on the test set come from `lstmviz.ui.cache.model_result` (one cache helper);
+the model's identity is `lstmviz.ui.cache.model_id` (its weights' hash).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, load_checkpoint, weights_hash
-from ..data import DataUnavailableError, Split, load_split, resolve_data_dir
+from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, load_checkpoint
+from ..data import DataUnavailableError, Split, load_split, load_test_or_sample, resolve_data_dir
 from ..trace import Trace, trace_image
+from .cache import freeze, model_id
 
 MODEL_KEY = "model_path"
 
@@ -29,9 +34,20 @@ def _split(train: bool, root: str) -> Split:
     return load_split(train, root)
 
 
+@st.cache_resource(show_spinner="Loading MNIST…")
+def _test_split(root: str) -> tuple[Split, str | None]:
+    return load_test_or_sample(root)  # tried once per server and folder: no download attempt per rerun
+
+
 def get_split(train: bool = False) -> Split:
-    """MNIST test (or train) split; shows the clear message and stops the page if missing."""
+    """MNIST test split (else the bundled sample, with a calm note), or the train split (a clear
+    message and the page stops when it is missing)."""
     root = str(resolve_data_dir(data_dir_option()))
+    if not train:
+        split, note = _test_split(root)
+        if note:
+            st.info(note, icon=":material/info:")
+        return split
     try:
         return _split(train, root)
     except DataUnavailableError as exc:
@@ -41,8 +57,11 @@ def get_split(train: bool = False) -> Split:
 
 
 def try_split(train: bool = False) -> tuple[Split | None, str | None]:
-    """Like get_split, but returns (None, message) instead of stopping the page."""
+    """Like get_split, but shows nothing: (split, None) or, for the test split on the bundled sample,
+    (sample, note); for a missing train split (None, message)."""
     root = str(resolve_data_dir(data_dir_option()))
+    if not train:
+        return _test_split(root)
     try:
         return _split(train, root), None
     except DataUnavailableError as exc:
@@ -64,6 +83,25 @@ def load_model_file(path: str | Path) -> LoadedModel:
     return _model(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def load_cell_models() -> dict[str, LoadedModel]:
+    """The shipped lstm/gru/rnn checkpoints that exist and load (Cell comparison); a note for each that does not."""
+    from ..memory import CELL_TITLES, find_cell_models
+
+    models, notes = {}, []
+    for found in find_cell_models():
+        if found.problem is None:
+            try:
+                models[found.cell] = load_model_file(found.path)
+                continue
+            except CheckpointError as exc:
+                found.problem = str(exc)
+        command = f"python -m lstmviz train --cell {found.cell} --out models/{found.cell}.safetensors"
+        notes.append(f"**{CELL_TITLES[found.cell]}** is left out: {found.problem}. Train it with `{command}`.")
+    if notes:
+        st.info("\n\n".join(notes), icon=":material/info:")
+    return models
+
+
 def selected_checkpoint() -> str:
     """Path of the model chosen in the sidebar (the shipped default until one is chosen)."""
     return st.session_state.get(MODEL_KEY) or str(DEFAULT_CHECKPOINT)
@@ -79,21 +117,16 @@ def current_model() -> LoadedModel:
         raise
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _trace(sha256: str, image_bytes: bytes, shape: tuple[int, ...], _loaded: LoadedModel) -> Trace:
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _trace(model: str, image_bytes: bytes, shape: tuple[int, ...], _loaded: LoadedModel) -> Trace:
     image = np.frombuffer(image_bytes, dtype=np.float32).reshape(shape).copy()
-    return trace_image(_loaded.model, image)
-
-
-def model_key(loaded: LoadedModel) -> str:
-    """The model's identity for cache keys: the checkpoint sha256 (the weights' hash if it has none)."""
-    return loaded.sha256 or weights_hash(loaded.model)
+    return freeze(trace_image(_loaded.model, image))
 
 
 def cached_trace(loaded: LoadedModel, image: np.ndarray) -> Trace:
-    """The per-step trace of one image (28, 28), cached per checkpoint sha256 and image bytes."""
+    """The per-step trace of one image (28, 28), cached per model_id and image bytes (read-only arrays)."""
     img = np.ascontiguousarray(image, dtype=np.float32)
-    return _trace(model_key(loaded), img.tobytes(), img.shape, loaded)
+    return _trace(model_id(loaded), img.tobytes(), img.shape, loaded)
 
 
 def ensure_navigation() -> None:

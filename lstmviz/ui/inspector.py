@@ -17,7 +17,7 @@ import streamlit as st
 
 from ..ablation import AblationJob, AblationResult, stored_ablation
 from ..arithmetic import model_weights, reading, unit_step
-from ..checkpoint import LoadedModel, weights_hash
+from ..checkpoint import LoadedModel
 from ..data import Split
 from ..figures.inspector import (
     ablation_figure,
@@ -32,7 +32,7 @@ from ..intervene import FORGET_GATE, Intervention, answer_change, intervene_imag
 from ..model import GATES
 from ..neurons import unit_from_selection
 from ..trace import Trace
-from ..truncation import split_key
+from .cache import data_id, model_id
 from .truncation import poll_jobs
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -97,7 +97,7 @@ def _weights(sha: str, _loaded: LoadedModel) -> dict[str, np.ndarray]:
 
 
 def _model_id(loaded: LoadedModel) -> str:
-    return loaded.sha256 or weights_hash(loaded.model)
+    return model_id(loaded)
 
 
 def render_inspector(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_prefix: str,
@@ -217,14 +217,8 @@ def _registry() -> dict:
     return {"lock": threading.Lock(), "entries": {}}
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _split_key(split_id: int, n: int, _split: Split) -> str:
-    """The test set's hash, once per (cached, never mutated) split object rather than on every rerun."""
-    return split_key(_split)
-
-
 def _ablation_key(loaded: LoadedModel, split: Split) -> tuple[str, str]:
-    return weights_hash(loaded.model), _split_key(id(split), len(split), split)
+    return model_id(loaded), data_id(split)
 
 
 def ablation_entry(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..checkpoint import LoadedModel, weights_hash
+from ..checkpoint import LoadedModel
 from ..data import Split
-from ..truncation import TruncationJob, split_key
+from ..truncation import TruncationJob
+from .cache import data_id, model_id
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -14,24 +15,9 @@ def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> Truncat
     return TruncationJob(_loaded, _test)
 
 
-_KEYS: dict[int, tuple[object, str]] = {}  # id -> (the object, its hash): hashed once, not at every rerun
-
-
-def _key(obj: object, compute) -> str:
-    known = _KEYS.get(id(obj))
-    if known is None or known[0] is not obj:
-        known = _KEYS[id(obj)] = (obj, compute(obj))
-        if len(_KEYS) > 16:
-            _KEYS.pop(next(iter(_KEYS)))
-    return known[1]
-
-
 def truncation_job(loaded: LoadedModel, test: Split) -> TruncationJob:
-    """One background computation per model weights and test set (its result is stored on disk).
-
-    The weights and the 31 MB test set are hashed once per loaded object, not at every rerun (hashing
-    the test set took the server's CPU from the computation at each rerun while it ran)."""
-    return _job(_key(loaded.model, weights_hash), _key(test, split_key), loaded, test)
+    """One background computation per model weights and test set (its result is stored on disk)."""
+    return _job(model_id(loaded), data_id(test), loaded, test)  # each hashed once, not per rerun
 
 
 def forget_jobs() -> None:

@@ -1,0 +1,297 @@
+"""Results of a model on a data set, by name, and their shipped precomputed files.
+
+`COMPUTATIONS` names every result a page needs over the test set ("predictions", "pca",
+"statespace", "states", "sensitivity", "untrained_sensitivity"; the truncation curves live in
+`truncation.cached_truncation`). Each is computed from (model, split, *args). Those that take more
+than a couple of seconds are also stored by `python -m lstmviz precompute` beside the shipped
+checkpoints, as small `models/precomputed/<name>.<file>.npz` files keyed by the weights' hash and
+the data's hash. `load_precomputed` uses a file only when both hashes match (or, for the bundled
+sample, when it was computed on the full MNIST test set, which the sample is the start of); a
+missing, stale, corrupt or odd-shaped file gives None and the result is computed as usual.
+Plain numpy and torch; no streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import MODELS_DIR, atomic_write_bytes
+from .data import MNIST_TEST_KEY, Split
+from .model import RowClassifier
+from .statespace import (
+    FIT_SAMPLE,
+    PCA,
+    Separation,
+    States,
+    StateSpace,
+    balanced_sample,
+    collect_states,
+    fit_model_pca,
+    sample_rank,
+    state_space,
+)
+
+PRECOMPUTED_DIR = MODELS_DIR / "precomputed"
+VERSION = 1
+STATESPACE_SIZES = (200, 500, 1000, 2000)  # the Hidden-state space page's sample sizes
+N_SENSITIVITY = 500  # test digits averaged for the Cell comparison's sensitivity curves
+
+Get = Callable[..., Any]  # get(what, *args): another result of the same model on the same data
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One named result: compute(model, split, *args, get=...) -> value.
+
+    When `file` is set, the result is also shipped precomputed: `save(model, split, get)` gives the
+    arrays of that file (for every argument the pages use) and `load(arrays, split, full, *args)`
+    rebuilds the value from them (`full`: the file holds the full test set while `split` is the
+    bundled sample); `load` raises KeyError/ValueError on a file that does not fit.
+    """
+
+    title: str
+    compute: Callable[..., Any]
+    file: str | None = None
+    save: Callable[..., dict[str, np.ndarray]] | None = None
+    load: Callable[..., Any] | None = None
+
+
+# ---------------------------------------------------------------- final predictions
+
+
+@torch.no_grad()
+def final_predictions(model: RowClassifier, split: Split, batch_size: int = 2000) -> np.ndarray:
+    """The model's answer after all 28 rows for every digit of the split: (N,) uint8."""
+    model.eval()
+    out = [model(split.images[i : i + batch_size]).argmax(-1).numpy() for i in range(0, len(split), batch_size)]
+    return np.concatenate(out).astype(np.uint8) if out else np.zeros(0, np.uint8)
+
+
+def _load_predictions(arrays: dict[str, np.ndarray], split: Split, full: bool) -> np.ndarray:
+    preds = arrays["predictions"]
+    if preds.ndim != 1 or preds.shape[0] < len(split) or (not full and preds.shape[0] != len(split)):
+        raise ValueError(f"predictions of shape {preds.shape} for {len(split)} digits")
+    return preds[: len(split)].astype(np.uint8)  # the sample is the start of the test set
+
+
+# ---------------------------------------------------------------- hidden-state space
+
+
+def _pca(model: RowClassifier, split: Split, get: Get | None = None) -> PCA:
+    return fit_model_pca(model, split.images.numpy(), split.labels.numpy(), FIT_SAMPLE)
+
+
+def _statespace(model: RowClassifier, split: Split, n: int, get: Get) -> StateSpace:
+    return state_space(model, split.images.numpy(), split.labels.numpy(), int(n), pca=get("pca"))
+
+
+def _save_statespace(model: RowClassifier, split: Split, get: Get) -> dict[str, np.ndarray]:
+    """The largest sample once (float16 coordinates), with each row's rank in its class (a smaller
+    sample is the rows of rank < n // 10), and the separation curves of every size."""
+    pca = get("pca")
+    space = get("statespace", max(STATESPACE_SIZES))
+    rank = sample_rank(split.labels.numpy())[space.indices]  # (2000,)
+    arrays = {
+        "pca_mean": pca.mean, "pca_components": pca.components, "pca_variance": pca.explained_variance,
+        "pca_ratio": pca.explained_ratio, "coords3": space.coords3.astype(np.float16),
+        "labels": space.labels.astype(np.uint8), "indices": space.indices.astype(np.int32),
+        "rank": rank.astype(np.int32), "predictions": space.predictions.astype(np.uint8),
+    }  # fmt: skip
+    for n in STATESPACE_SIZES:
+        sub = space if n == max(STATESPACE_SIZES) else get("statespace", n)
+        for name, sep in sub.separation.items():
+            arrays[f"sep_{n}_{name}_ratio"] = sep.ratio
+            arrays[f"sep_{n}_{name}_acc"] = sep.centroid_accuracy
+    return arrays
+
+
+def _load_pca(arrays: dict[str, np.ndarray], split: Split, full: bool) -> PCA:
+    pca = PCA(arrays["pca_mean"].astype(np.float64), arrays["pca_components"].astype(np.float64),
+              arrays["pca_variance"].astype(np.float64), arrays["pca_ratio"].astype(np.float64))  # fmt: skip
+    if pca.components.ndim != 2 or pca.components.shape[1] != pca.mean.shape[0]:
+        raise ValueError("PCA axes of the wrong shape")
+    return pca
+
+
+def _load_statespace(arrays: dict[str, np.ndarray], split: Split, full: bool, n: int) -> StateSpace:
+    n = int(n)
+    if n not in STATESPACE_SIZES:
+        raise KeyError(f"no precomputed sample of {n} digits")
+    keep = arrays["rank"] < max(1, n // 10)  # (2000,)
+    coords3 = arrays["coords3"][keep].astype(np.float32)  # (n, T, 3)
+    labels = arrays["labels"][keep].astype(np.int64)
+    if coords3.ndim != 3 or coords3.shape[2] != 3 or labels.shape[0] != coords3.shape[0]:
+        raise ValueError("state-space arrays of the wrong shape")
+    sep = {name: separation_from(arrays, n, name, coords3.shape[1]) for name in ("h", "2-D", "3-D")}
+    return StateSpace(coords2=np.ascontiguousarray(coords3[..., :2]), coords3=coords3, labels=labels,
+                      indices=arrays["indices"][keep].astype(np.int64),
+                      predictions=arrays["predictions"][keep].astype(np.int64), pca=_load_pca(arrays, split, full),
+                      separation=sep)  # fmt: skip
+
+
+def separation_from(arrays: dict[str, np.ndarray], n: int, name: str, steps: int) -> Separation:
+    ratio, acc = arrays[f"sep_{n}_{name}_ratio"], arrays[f"sep_{n}_{name}_acc"]
+    if ratio.shape != (steps,) or acc.shape != (steps,):
+        raise ValueError("separation curves of the wrong shape")
+    return Separation(ratio=ratio.astype(np.float64), centroid_accuracy=acc.astype(np.float64))
+
+
+# ---------------------------------------------------------------- neurons
+
+
+def _states(model: RowClassifier, split: Split, n: int, get: Get | None = None) -> tuple[np.ndarray, States]:
+    """Test indices of a class-balanced sample of n digits and their states at every step."""
+    idx = balanced_sample(split.labels.numpy(), int(n))
+    return idx, collect_states(model, split.images.numpy()[idx])
+
+
+# ---------------------------------------------------------------- cell comparison
+
+
+def _sensitivity(model: RowClassifier, split: Split, get: Get | None = None) -> np.ndarray:
+    from .memory import sensitivity_curve
+
+    return sensitivity_curve(model, split.images[:N_SENSITIVITY])
+
+
+def _untrained_sensitivity(model: RowClassifier, split: Split, get: Get | None = None) -> np.ndarray:
+    from .memory import sensitivity_curve, untrained_like
+
+    return sensitivity_curve(untrained_like(model.config), split.images[:N_SENSITIVITY])
+
+
+def _load_curve(arrays: dict[str, np.ndarray], split: Split, full: bool) -> np.ndarray:
+    curve = arrays["curve"]
+    if curve.ndim != 1 or not np.all(np.isfinite(curve)):
+        raise ValueError("not a curve")
+    return curve.astype(np.float64)  # the first 500 digits: the same in the sample and the full set
+
+
+COMPUTATIONS: dict[str, Computation] = {
+    "predictions": Computation("Running the model on the test set…", lambda m, s, get=None: final_predictions(m, s),
+                               "predictions", lambda m, s, get: {"predictions": get("predictions")},
+                               _load_predictions),  # fmt: skip
+    "pca": Computation("Fitting the PCA axes to the hidden states…", _pca, "statespace", _save_statespace, _load_pca),
+    "statespace": Computation("Running the model on the sample…", _statespace, "statespace", _save_statespace,
+                              _load_statespace),  # fmt: skip
+    "states": Computation("Running the model on the sample…", _states),
+    "sensitivity": Computation("Measuring how much the answer depends on each row…", _sensitivity, "sensitivity",
+                               lambda m, s, get: {"curve": get("sensitivity")}, _load_curve),  # fmt: skip
+    "untrained_sensitivity": Computation("Measuring the untrained network…", _untrained_sensitivity,
+                                         "untrained_sensitivity",
+                                         lambda m, s, get: {"curve": get("untrained_sensitivity")}, _load_curve),
+}
+
+
+def compute(what: str, model: RowClassifier, split: Split, *args: Any, get: Get | None = None) -> Any:
+    """The named result, computed now (`get` serves the results it builds on; computed too if None)."""
+    if get is None:
+        memo: dict[tuple, Any] = {}
+
+        def get(name: str, *a: Any) -> Any:
+            if (name, a) not in memo:
+                memo[(name, a)] = compute(name, model, split, *a, get=get)
+            return memo[(name, a)]
+
+    return COMPUTATIONS[what].compute(model, split, *args, get=get)
+
+
+# ---------------------------------------------------------------- shipped files
+
+
+def precomputed_path(stem: str, file: str, folder: str | os.PathLike | None = None) -> Path:
+    return Path(folder or PRECOMPUTED_DIR) / f"{stem}.{file}.npz"
+
+
+def accepted_data(data: str, split: Split) -> tuple[str, ...]:
+    """Data hashes whose results fit this split: its own; for the sample, also the full test set's."""
+    return (data, MNIST_TEST_KEY) if split.is_sample else (data,)
+
+
+def read_npz(path: Path, weights: str, data: tuple[str, ...]) -> tuple[dict[str, np.ndarray], str] | None:
+    """The arrays of a precomputed file and the data hash it was computed on, if it is for these weights and
+    one of these data hashes; None when missing, stale or unreadable (never an error)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if int(f["version"]) != VERSION or str(f["weights"]) != weights or str(f["data"]) not in data:
+                return None
+            return {k: f[k] for k in f.files}, str(f["data"])
+    except (OSError, KeyError, ValueError, EOFError, TypeError, zipfile.BadZipFile):
+        return None
+
+
+_INDEX: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> weights hash stored in it
+
+
+def _weights_in(path: Path) -> str | None:
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _INDEX:
+            with np.load(path, allow_pickle=False) as f:
+                _INDEX[key] = str(f["weights"])
+        return _INDEX[key]
+    except (OSError, KeyError, ValueError, EOFError, TypeError, zipfile.BadZipFile):
+        return None
+
+
+def find_precomputed(file: str, weights: str, folder: str | os.PathLike | None = None) -> list[Path]:
+    """Files `<name>.<file>.npz` in the precomputed folder that hold results of these weights."""
+    folder = Path(folder or PRECOMPUTED_DIR)
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob(f"*.{file}.npz")) if _weights_in(p) == weights]
+
+
+def load_precomputed(what: str, weights: str, data: str, split: Split, *args: Any,
+                     folder: str | os.PathLike | None = None) -> tuple[Any, bool] | None:
+    """(value, full) from a shipped file for these weights and data, else None; `full` is True when the
+    value was computed on the full MNIST test set while `split` is the bundled sample."""
+    comp = COMPUTATIONS[what]
+    if comp.file is None or comp.load is None:
+        return None
+    for path in find_precomputed(comp.file, weights, folder):
+        found = read_npz(path, weights, accepted_data(data, split))
+        if found is None:
+            continue
+        arrays, stored = found
+        full = split.is_sample and stored != data
+        try:
+            return comp.load(arrays, split, full, *args), full
+        except (KeyError, ValueError, IndexError, TypeError):
+            continue
+    return None
+
+
+def write_npz(path: Path, weights: str, data: str, arrays: dict[str, np.ndarray]) -> Path:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, version=np.int64(VERSION), weights=np.str_(weights), data=np.str_(data), **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def precompute_model(model: RowClassifier, stem: str, split: Split, weights: str, data: str,
+                     folder: str | os.PathLike | None = None,
+                     progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Compute and write every shipped result of one model on one split; the written files."""
+    memo: dict[tuple, Any] = {}
+
+    def get(name: str, *a: Any) -> Any:
+        if (name, a) not in memo:
+            if progress:
+                progress(f"{stem}: {name}{' ' + ' '.join(map(str, a)) if a else ''}")
+            memo[(name, a)] = compute(name, model, split, *a, get=get)
+        return memo[(name, a)]
+
+    written = []
+    for file in dict.fromkeys(c.file for c in COMPUTATIONS.values() if c.file):
+        comp = next(c for c in COMPUTATIONS.values() if c.file == file)
+        written.append(write_npz(precomputed_path(stem, file, folder), weights, data, comp.save(model, split, get)))
+    return written

@@ -1,0 +1,94 @@
+"""Browser test: on a freshly started server the sidebar never lists the files of pages/ (issue 16.7).
+
+Streamlit treats an app with a `pages/` folder beside its main script as an old-style multipage app until
+`st.navigation` has run once, and lists the page files ("app, cells, draw, ...") in the sidebar meanwhile.
+.streamlit/config.toml hides that list (client.showSidebarNavigation = false) and app.py draws the menu.
+A script recorded from the very first paint collects every text shown in the sidebar.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lstmviz.data import ENV_VAR
+from tests.test_browser_draw import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+TITLES = ["Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
+          "Cell comparison", "Train a model"]  # fmt: skip
+# names Streamlit gives the files of pages/ ("state_space.py" -> "state space"), except those equal to a title
+FILE_NAMES = ({p.stem.replace("_", " ").lower() for p in (ROOT / "pages").glob("*.py")} | {"app"}) - {
+    t.lower() for t in TITLES}
+
+RECORDER = """
+window.__sidebarTexts = [];
+const record = () => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  if (!bar) return;
+  const text = e => {  // the visible words, without the icons (Material icons are ligature text: "draw")
+    const copy = e.cloneNode(true);
+    copy.querySelectorAll('[data-testid="stIconMaterial"], [data-testid*="Icon"]').forEach(i => i.remove());
+    return copy.textContent.trim();
+  };
+  const items = [...bar.querySelectorAll('a, li')].map(text);
+  const nav = bar.querySelector('[data-testid="stSidebarNav"]') ? ["<streamlit page list>"] : [];
+  window.__sidebarTexts.push(items.concat(nav));
+};
+new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture
+def fresh_server(data_dir, tmp_path):
+    port = free_port()
+    env = dict(os.environ, **{ENV_VAR: str(data_dir)}, OMP_NUM_THREADS="1", HOME=str(tmp_path))
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_sidebar_never_lists_page_files(fresh_server):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.set_default_timeout(120_000)
+            page.add_init_script(RECORDER)
+            page.goto(fresh_server)  # the first visit of a fresh server
+            menu = page.locator('[data-testid="stSidebar"] a', has_text="Step-through explorer")
+            menu.first.wait_for()
+            page.get_by_text("An LSTM reads a digit").first.wait_for()
+            snapshots = page.evaluate("window.__sidebarTexts")
+            shown = [t for t in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
+        finally:
+            browser.close()
+    assert snapshots, "the sidebar was never seen"
+    names = {line.strip().lower() for items in snapshots for text in items for line in text.splitlines()}
+    assert not names & FILE_NAMES, f"page files listed in the sidebar: {sorted(names & FILE_NAMES)}"
+    assert "<streamlit page list>" not in names, "Streamlit's own page list was shown"
+    for title in TITLES:  # and the menu app.py draws is there, with the pages' titles
+        assert any(title in text for text in shown), title

@@ -1,0 +1,132 @@
+"""The bundled MNIST sample: what it holds, the fallback when the test set is missing (app and CLI),
+and that nothing is downloaded when downloads are off."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmviz.data import (
+    DOWNLOAD_ENV_VAR,
+    ENV_VAR,
+    SAMPLE_PATH,
+    DataUnavailableError,
+    load_sample,
+    load_split,
+    load_test_or_sample,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_TRAIN = ["home", "explorer", "draw", "truncation", "state_space", "neurons", "cells"]
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    """Downloads off, and any attempt by torchvision fails the test."""
+    from torchvision.datasets import MNIST
+
+    def refuse(self):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setenv(DOWNLOAD_ENV_VAR, "0")
+    monkeypatch.setattr(MNIST, "download", refuse)
+
+
+def test_sample_is_the_first_2000_test_digits(test_split):
+    assert SAMPLE_PATH.stat().st_size < 2 * 2**20
+    readme = (SAMPLE_PATH.parent / "README.md").read_text()
+    assert "CC BY-SA 3.0" in readme and "LeCun" in readme and "Cortes" in readme
+    sample = load_sample()
+    assert len(sample) == 2000 and sample.is_sample and sample.describe() == "bundled sample (2,000)"
+    assert sample.images.dtype == torch.float32 and sample.labels.dtype == torch.int64
+    assert torch.equal(sample.images, test_split.images[:2000])  # exact: uint8 grey levels / 255
+    assert torch.equal(sample.labels, test_split.labels[:2000])
+    assert test_split.describe() == "test (10,000)"
+
+
+def test_fallback_to_the_sample_without_download(tmp_path, no_download):
+    split, note = load_test_or_sample(tmp_path)
+    assert split.is_sample and len(split) == 2000
+    assert "--data-dir" in note and ENV_VAR in note and "2,000" in note
+    with pytest.raises(DataUnavailableError):  # load_split itself still says the data is missing
+        load_split(False, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_data_is_preferred(data_dir, no_download):
+    split, note = load_test_or_sample(data_dir)
+    assert note is None and not split.is_sample and len(split) == 10000
+
+
+def _cli(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", **{DOWNLOAD_ENV_VAR: "0"})
+    env.pop(ENV_VAR, None)
+    if data_dir is not None:
+        env[ENV_VAR] = str(data_dir)
+    return subprocess.run([sys.executable, "-m", "lstmviz", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+
+
+def test_cli_names_the_set_it_used(tmp_path, data_dir, tiny_checkpoint):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = _cli("evaluate", "--checkpoint", str(tiny_checkpoint), "--json", data_dir=empty)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["data"] == "bundled sample (2,000)" and out["n"] == 2000
+    assert "bundled sample" in proc.stderr and "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli("evaluate", "--checkpoint", str(tiny_checkpoint), "--json", data_dir=data_dir)
+    assert json.loads(proc.stdout)["data"] == "test (10,000)"
+    proc = _cli("truncation", "--checkpoint", str(tiny_checkpoint), "--json", "--n", "50", "--mode", "early",
+                "--no-cache", data_dir=empty)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["data"] == "first 50 of bundled sample (2,000)" and out["n"] == 50
+    proc = _cli("truncation", "--checkpoint", str(tiny_checkpoint), "--json", "--mode", "early", "--no-cache",
+                data_dir=empty)  # fmt: skip
+    assert json.loads(proc.stdout)["data"] == "bundled sample (2,000)"
+
+
+def test_train_without_data_still_exits_2(tmp_path):
+    proc = _cli("train", "--dry-run", "--data-dir", str(tmp_path / "none"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "--data-dir" in proc.stderr and ENV_VAR in proc.stderr
+
+
+@pytest.fixture
+def no_data_app(tmp_path, monkeypatch, no_download, app):
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    monkeypatch.setenv(ENV_VAR, str(empty))
+    return app
+
+
+def test_explorer_shows_a_digit_with_no_data(no_data_app, open_page):
+    at = open_page("pages/explorer.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = " ".join(i.value for i in at.info)
+    assert "bundled sample" in notes and "--data-dir" in notes and ENV_VAR in notes
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics.get("Test digit") == "#0" and metrics.get("True label") == "7"  # the first test digit
+    assert at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("page", NOT_TRAIN)
+def test_every_page_but_train_works_on_the_sample(no_data_app, open_page, page):
+    at = open_page(f"pages/{page}.py")
+    for _ in range(60):  # pages with a background job: wait for it
+        if not at.get("progress"):
+            break
+        import time
+
+        time.sleep(2)
+        at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    if page != "draw":  # draw reads the canvas, not the test set
+        assert any("bundled sample" in i.value for i in at.info), page
