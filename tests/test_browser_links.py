@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser_draw import browser, server  # noqa: F401  (module fixtures: Chromium, a fresh `streamlit run`)
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,6 @@ import re
 import time
 
 import pytest
-from test_browser_draw import browser, server  # noqa: F401  (module fixtures: Chromium, `streamlit run`)
 
 pytestmark = pytest.mark.browser
 
