@@ -151,9 +151,9 @@ def ablation_paths(checkpoint: str | os.PathLike | None, weights: str, data: str
 
 
 def shipped_path(checkpoint: str | os.PathLike) -> Path:
-    """The precomputed file beside a checkpoint: models/<name>.safetensors.ablation.npz."""
+    """The precomputed file of a checkpoint, with the other precomputed results: models/precomputed/<name>.ablation.npz."""
     p = Path(checkpoint)
-    return p.with_name(p.name + ABLATION_SUFFIX)
+    return p.parent / "precomputed" / f"{p.name.removesuffix('.safetensors')}.ablation.npz"
 
 
 def _encode(result: AblationResult, weights: str, data: str) -> bytes:
@@ -223,9 +223,9 @@ def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | No
 
 def precompute_ablation(checkpoint_path: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
                         progress: Progress | None = None) -> Path:
-    """Compute the ablation of a checkpoint and write `<out_dir>/<checkpoint name>.ablation.npz`.
+    """Compute the ablation of a checkpoint and write `<out_dir>/<name>.ablation.npz`.
 
-    With out_dir = the checkpoint's folder (e.g. models/ for a shipped model) the app finds it there."""
+    With out_dir = models/precomputed (for a shipped model) the app finds it there."""
     loaded = load_checkpoint(checkpoint_path)
     weights, data = weights_hash(loaded.model), split_key(split)
     out = Path(out_dir) / shipped_path(Path(checkpoint_path)).name

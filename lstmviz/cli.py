@@ -215,7 +215,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
         files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
         print(f"{stem}: accuracy drop of each silenced unit", file=sys.stderr, flush=True)
-        files.append(precompute_ablation(path, test, Path(path).parent))  # read there by the Neuron explorer
+        files.append(precompute_ablation(path, test, out))  # read there by the Neuron explorer
         written += [str(f) for f in files]
         print(f"{stem}: {len(files)} files in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
     print(json.dumps({"data": test.describe(), "files": written}))

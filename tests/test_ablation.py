@@ -98,12 +98,12 @@ def test_cache_is_written_read_and_keyed(tmp_path, small, cache_dir, monkeypatch
         ab.cached_ablation(path, small.subset(100))
 
 
-def test_precompute_is_found_beside_the_checkpoint(tmp_path, small, cache_dir, monkeypatch):
+def test_precompute_is_found_in_the_precomputed_folder(tmp_path, small, cache_dir, monkeypatch):
     model = varied("rnn", seed=7)
     folder = tmp_path / "shipped"
     path = save_checkpoint(folder / "rnn.safetensors", model, {})
-    out = ab.precompute_ablation(path, small, folder)
-    assert out == folder / "rnn.safetensors.ablation.npz" and out.is_file()
+    out = ab.precompute_ablation(path, small, folder / "precomputed")
+    assert out == folder / "precomputed" / "rnn.ablation.npz" and out.is_file()
     assert out.stat().st_size < 50_000
     expected = ab.unit_ablation(model, small)
     monkeypatch.setattr(ab, "unit_ablation", lambda *a, **k: pytest.fail("recomputed"))

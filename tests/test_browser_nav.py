@@ -8,20 +8,14 @@ A script recorded from the very first paint collects every text shown in the sid
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from lstmviz.data import ENV_VAR
-from tests.test_browser_draw import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-TITLES = ["Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
+TITLES = ["Guided lesson", "Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
           "Cell comparison", "Train a model"]  # fmt: skip
 # names Streamlit gives the files of pages/ ("state_space.py" -> "state space"), except those equal to a title
 FILE_NAMES = ({p.stem.replace("_", " ").lower() for p in (ROOT / "pages").glob("*.py")} | {"app"}) - {
@@ -45,47 +39,21 @@ new MutationObserver(record).observe(document, {subtree: true, childList: true, 
 """
 
 
-@pytest.fixture
-def fresh_server(data_dir, tmp_path):
-    port = free_port()
-    env = dict(os.environ, **{ENV_VAR: str(data_dir)}, OMP_NUM_THREADS="1", HOME=str(tmp_path))
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+def test_sidebar_never_lists_page_files(server, browser):
+    """`server` is a fresh `streamlit run` for this module (conftest.py): this test makes its first page request."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
-        yield f"http://127.0.0.1:{port}"
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.add_init_script(RECORDER)
+        page.goto(server)  # the first visit of a fresh server
+        menu = page.locator('[data-testid="stSidebar"] a', has_text="Step-through explorer")
+        menu.first.wait_for()
+        page.get_by_text("An LSTM reads a digit").first.wait_for()
+        snapshots = page.evaluate("window.__sidebarTexts")
+        shown = [t for t in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def test_sidebar_never_lists_page_files(fresh_server):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.set_default_timeout(120_000)
-            page.add_init_script(RECORDER)
-            page.goto(fresh_server)  # the first visit of a fresh server
-            menu = page.locator('[data-testid="stSidebar"] a', has_text="Step-through explorer")
-            menu.first.wait_for()
-            page.get_by_text("An LSTM reads a digit").first.wait_for()
-            snapshots = page.evaluate("window.__sidebarTexts")
-            shown = [t for t in page.locator('[data-testid="stSidebar"] a').all_inner_texts()]
-        finally:
-            browser.close()
+        context.close()
     assert snapshots, "the sidebar was never seen"
     names = {line.strip().lower() for items in snapshots for text in items for line in text.splitlines()}
     assert not names & FILE_NAMES, f"page files listed in the sidebar: {sorted(names & FILE_NAMES)}"
