@@ -15,8 +15,8 @@ from lstmviz.ui.common import (
     ensure_navigation,
     get_split,
     load_model_file,
-    model_key,
 )
+from lstmviz.ui.cache import model_id
 
 ensure_navigation()
 
@@ -33,7 +33,7 @@ def lesson_dataset_facts(loaded, test) -> dict:
     """dataset_facts of the selected model, with the shipped plain RNN for the last chapter (if usable)."""
     rnn = next((m for m in find_cell_models() if m.cell == "rnn" and m.problem is None), None)
     rnn_model = load_model_file(rnn.path).model if rnn else None
-    return _dataset_facts(f"{model_key(loaded)}|{rnn.path if rnn else ''}", len(test), loaded.model, test, rnn_model)
+    return _dataset_facts(f"{model_id(loaded)}|{rnn.path if rnn else ''}", len(test), loaded.model, test, rnn_model)
 
 
 def _move(delta: int) -> None:

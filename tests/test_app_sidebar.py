@@ -65,7 +65,9 @@ def test_bad_uploads_get_one_clear_line_and_the_sidebar_stays(app, models_dir, n
 def test_recipe_text_from_an_upload_is_plain_text(app, models_dir):
     at = _upload(app, "fancy.safetensors", hostile.markdown_recipe_safetensors())
     assert at.session_state[MODEL_KEY].endswith("fancy.safetensors")
-    caption = at.sidebar.caption[0].value
+    menu = {"Explore", "Experiments", "Models"}  # app.py's menu captions come first
+    captions = [c.value for c in at.sidebar.caption if c.value not in menu]
+    caption = captions[0]  # the selected model's description
     assert "free A" in caption
     assert "[free A+ here](https" not in caption and "**now**" not in caption  # no live link, no bold
     assert "\\[free A\\+ here\\]\\(https\\:" in caption

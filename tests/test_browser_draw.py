@@ -22,7 +22,7 @@ def page(browser, server):
     # Enter through the home page, as a visitor does: on a fresh server a deep link to /draw is served
     # before app.py has registered st.navigation, and Streamlit then runs pages/draw.py on its own.
     pg.goto(server)
-    pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw a digit").click()
+    pg.locator(".st-key-app_menu").get_by_role("link", name="Draw a digit").click()
     pg.get_by_role("heading", name="Draw a digit").wait_for()
     yield pg
     context.close()

@@ -31,7 +31,7 @@ def test_explorer_link_opens_digit_42_at_step_17(page, server):  # noqa: F811
     page.locator(".lsv-bar").wait_for()
     page.wait_for_function(f"({STEP_JS})() === 17")
     assert page.evaluate(STEP_JS) == 17
-    assert page.get_by_test_id("stSidebarNav").is_visible()  # through app.py's navigation
+    assert page.locator(".st-key-app_menu").is_visible()  # through app.py's navigation
     # the address bar stays a link to this view: stepping updates ?step=
     page.locator(".lsv-btn", has_text="Next").click()
     page.wait_for_function("new URL(location.href).searchParams.get('step') === '18'")
@@ -47,11 +47,11 @@ def test_explorer_link_opens_digit_42_at_step_17(page, server):  # noqa: F811
 
 def test_hidden_page_is_absent_from_the_navigation(page, server):  # noqa: F811
     page.goto(f"{server}/?hide=train,upload")
-    nav = page.get_by_test_id("stSidebarNav")
+    nav = page.locator(".st-key-app_menu")
     nav.get_by_role("link", name="Step-through explorer").wait_for()
     assert nav.get_by_role("link", name="Train a model").count() == 0
     assert nav.get_by_role("link", name="Guided lesson").count() == 1
     assert page.get_by_text("Upload a model").count() == 0
     nav.get_by_role("link", name="Draw a digit").click()  # the setting sticks while the class navigates
     page.get_by_role("heading", name=re.compile("Draw a digit")).first.wait_for()
-    assert page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train a model").count() == 0
+    assert page.locator(".st-key-app_menu").get_by_role("link", name="Train a model").count() == 0

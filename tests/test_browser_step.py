@@ -52,7 +52,7 @@ def explorer(browser, server):  # noqa: F811
     pg.on("websocket", lambda ws: (ws.on("framesent", lambda p: frames.append(("sent", len(p)))),
                                    ws.on("framereceived", lambda p: frames.append(("received", len(p))))))  # fmt: skip
     pg.goto(server)
-    pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Step-through explorer").click()
+    pg.locator(".st-key-app_menu").get_by_role("link", name="Step-through explorer").click()
     pg.locator(".lsv-bar").wait_for()
     pg.frames_seen = frames
     yield pg

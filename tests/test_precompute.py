@@ -193,7 +193,7 @@ def test_precompute_command_writes_keyed_files(tmp_path, tiny_checkpoint):
     report = json.loads(proc.stdout)
     assert report["data"] == "test (10,000)"
     names = sorted(Path(p).name for p in report["files"])
-    assert names == sorted(f"tiny.{w}.npz" for w in (*FILES, "truncation"))
+    assert names == sorted(f"tiny.{w}.npz" for w in (*FILES, "truncation", "ablation"))
     weights = weights_hash(load_checkpoint(tiny_checkpoint).model)
     for p in report["files"]:
         with np.load(p) as f:

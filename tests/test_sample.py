@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_app_explorer import metrics, stepper
 import torch
 
 from lstmviz.data import (
@@ -112,9 +113,10 @@ def test_explorer_shows_a_digit_with_no_data(no_data_app, open_page):
     assert not at.exception and not at.error, [e.value for e in at.error]
     notes = " ".join(i.value for i in at.info)
     assert "bundled sample" in notes and "--data-dir" in notes and ENV_VAR in notes
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics.get("Test digit") == "#0" and metrics.get("True label") == "7"  # the first test digit
-    assert at.get("plotly_chart")
+    summary = metrics(at)
+    assert summary["Test digit"] == "#0" and summary["True label"] == "7"  # the first test digit
+    payload = stepper(at)  # the step-through received the digit's trace
+    assert payload["label"] == 7 and payload["n_steps"] == 28
 
 
 @pytest.mark.parametrize("page", NOT_TRAIN)

@@ -25,11 +25,11 @@ def test_one_job_per_weights_and_test_set(tiny_checkpoint, tiny_model, test_spli
 
 
 def test_the_test_set_is_hashed_once_per_object(tiny_checkpoint, test_split, monkeypatch):
-    import lstmviz.ui.truncation as ui
+    import lstmviz.ui.cache as cache  # data_id (used by truncation_job) hashes with split_key
 
     st.cache_resource.clear()
     calls = []
-    monkeypatch.setattr(ui, "split_key", lambda split: calls.append(1) or f"key-{len(split)}")
+    monkeypatch.setattr(cache, "split_key", lambda split: calls.append(1) or f"key-{len(split)}")
     small = Split(test_split.images[:30], test_split.labels[:30])
     loaded = load_checkpoint(tiny_checkpoint)
     first = truncation_job(loaded, small)
