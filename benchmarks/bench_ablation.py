@@ -57,9 +57,18 @@ def main() -> int:
         for _ in range(20):
             intervene_image(loaded.model, image, Intervention(silence=(0,)))
         whatif_ms = (time.perf_counter() - t0) / 20 * 1000
-        rows.append({"checkpoint": path, "cell": loaded.config.cell, "hidden": H, "timed_digits": len(split),
-                     "timed_units": runs - 1, "seconds": round(seconds, 2),
-                     "full_test_set_seconds": round(full, 1), "whatif_ms": round(whatif_ms, 2)})  # fmt: skip
+        rows.append(
+            {
+                "checkpoint": path,
+                "cell": loaded.config.cell,
+                "hidden": H,
+                "timed_digits": len(split),
+                "timed_units": runs - 1,
+                "seconds": round(seconds, 2),
+                "full_test_set_seconds": round(full, 1),
+                "whatif_ms": round(whatif_ms, 2),
+            }
+        )
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -67,8 +76,10 @@ def main() -> int:
     print(f"{'model':28} {'timed':>16} {'seconds':>8} {'full test set':>14} {'one what-if':>12}")
     for r in rows:
         timed = f"{r['timed_units']}u x {r['timed_digits']}"
-        print(f"{Path(r['checkpoint']).name:28} {timed:>16} {r['seconds']:8.2f} {r['full_test_set_seconds']:12.0f} s "
-              f"{r['whatif_ms']:9.1f} ms")
+        print(
+            f"{Path(r['checkpoint']).name:28} {timed:>16} {r['seconds']:8.2f} {r['full_test_set_seconds']:12.0f} s "
+            f"{r['whatif_ms']:9.1f} ms"
+        )
     return 0
 
 

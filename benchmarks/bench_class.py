@@ -32,8 +32,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TICK = os.sysconf("SC_CLK_TCK")
 
 # Click a step button inside the component's shadow root; resolve with the milliseconds until the frame
@@ -71,10 +78,28 @@ def start_server(port: int, data_dir: str | None) -> subprocess.Popen:
     if data_dir:
         env["LSTMVIZ_DATA_DIR"] = data_dir
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -153,10 +178,19 @@ async def run_class(browser, url: str, pid: int, n: int, steps: int, think_s: fl
             await ctx.close()
     q = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
     return {
-        "n": n, "changes": changes, "cpu_ms": 1000 * cpu / changes, "cpu_total": cpu, "wall": wall,
-        "recv": received / changes, "sent": sent / changes, "median": statistics.median(times), "p90": q[-1],
-        "digit_cpu_ms": 1000 * digit_cpu, "digit_kb": digit_bytes / 1024, "idle_cpu": idle_rate * wall,
-    }  # fmt: skip
+        "n": n,
+        "changes": changes,
+        "cpu_ms": 1000 * cpu / changes,
+        "cpu_total": cpu,
+        "wall": wall,
+        "recv": received / changes,
+        "sent": sent / changes,
+        "median": statistics.median(times),
+        "p90": q[-1],
+        "digit_cpu_ms": 1000 * digit_cpu,
+        "digit_kb": digit_bytes / 1024,
+        "idle_cpu": idle_rate * wall,
+    }
 
 
 async def main_async(args) -> None:
@@ -168,10 +202,14 @@ async def main_async(args) -> None:
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            print(f"explorer step changes, {args.steps} per session, {args.think * 1000:.0f} ms between clicks; "
-                  f"server pid {proc.pid}, {os.cpu_count()} CPUs, clock tick {1000 / TICK:.0f} ms")  # fmt: skip
-            print(f"{'N':>3} {'steps':>6} {'CPU/step':>10} {'bytes/step':>11} {'sent/step':>10} {'median':>8} "
-                  f"{'p90':>8} {'steps/s/core':>13} {'digit change: CPU':>18} {'KB':>7}")  # fmt: skip
+            print(
+                f"explorer step changes, {args.steps} per session, {args.think * 1000:.0f} ms between clicks; "
+                f"server pid {proc.pid}, {os.cpu_count()} CPUs, clock tick {1000 / TICK:.0f} ms"
+            )
+            print(
+                f"{'N':>3} {'steps':>6} {'CPU/step':>10} {'bytes/step':>11} {'sent/step':>10} {'median':>8} "
+                f"{'p90':>8} {'steps/s/core':>13} {'digit change: CPU':>18} {'KB':>7}"
+            )
             for n in args.sessions:
                 r = await run_class(browser, url, proc.pid, n, args.steps, args.think)
                 resolution = 1.0 / TICK  # the CPU clock's resolution, in seconds
@@ -180,9 +218,11 @@ async def main_async(args) -> None:
                     rate = f"≥{r['changes'] / max(r['cpu_total'], resolution):,.0f}"
                 else:
                     rate = f"{r['changes'] / net:,.0f}"
-                print(f"{r['n']:>3} {r['changes']:>6} {r['cpu_ms']:>8.2f}ms {r['recv']:>9.0f} B {r['sent']:>8.0f} B "
-                      f"{r['median']:>6.1f}ms {r['p90']:>6.1f}ms {rate:>13} {r['digit_cpu_ms']:>15.0f} ms "
-                      f"{r['digit_kb']:>6.0f}")  # fmt: skip
+                print(
+                    f"{r['n']:>3} {r['changes']:>6} {r['cpu_ms']:>8.2f}ms {r['recv']:>9.0f} B {r['sent']:>8.0f} B "
+                    f"{r['median']:>6.1f}ms {r['p90']:>6.1f}ms {rate:>13} {r['digit_cpu_ms']:>15.0f} ms "
+                    f"{r['digit_kb']:>6.0f}"
+                )
             await browser.close()
     finally:
         proc.terminate()

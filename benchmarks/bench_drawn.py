@@ -17,8 +17,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -78,8 +78,9 @@ def rotated(image, rng):
 def slanted(image, rng):
     shear = 0.4 * _sign(rng)
     side = 28 * UP
-    pic = big(image).transform((side, side), Image.Transform.AFFINE, (1, shear, -shear * side / 2, 0, 1, 0),
-                               resample=Image.Resampling.BILINEAR)  # fmt: skip
+    pic = big(image).transform(
+        (side, side), Image.Transform.AFFINE, (1, shear, -shear * side / 2, 0, 1, 0), resample=Image.Resampling.BILINEAR
+    )
     return on_canvas(pic)
 
 
@@ -151,8 +152,12 @@ def font_set() -> tuple[np.ndarray, np.ndarray, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", action="append", default=None,
-                        help="a model to compare (repeatable; default: lstm-noaug and lstm in models/)")  # fmt: skip
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=None,
+        help="a model to compare (repeatable; default: lstm-noaug and lstm in models/)",
+    )
     parser.add_argument("--n", type=int, default=1000, help="test digits per variant (default: 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)

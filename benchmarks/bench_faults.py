@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import hostile
+import hostile  # noqa: E402  (tests/ is on the path only from here)
 
 WORKER = textwrap.dedent(r"""
     import errno, json, os, resource, sys
@@ -82,14 +82,26 @@ def run_case(kind: str, name: str, data: bytes | None, tmp: Path, marker: Path, 
     models = tmp / f"models-{time.monotonic_ns()}"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", WORKER, kind, path, name, str(marker), str(models)],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, kind, path, name, str(marker), str(models)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     seconds = time.perf_counter() - t0
     try:
         row = json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        row = {"result": "WORKER DIED", "message": out.stderr.strip().splitlines()[-1:] or ["?"], "peak_mb": -1,
-               "code_ran": marker.exists(), "works": False}
+        row = {
+            "result": "WORKER DIED",
+            "message": out.stderr.strip().splitlines()[-1:] or ["?"],
+            "peak_mb": -1,
+            "code_ran": marker.exists(),
+            "works": False,
+        }
     row["seconds"] = seconds
     return row
 
@@ -113,20 +125,34 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
         ("legacy pickle asking for 4 GB", "upload", "old.pt", hostile.legacy_pickle_bomb()),
     ]
     for kind, data in hostile.hostile_pickles(marker).items():
-        out.append((f"hostile pickle: {kind}", "upload", "evil.safetensors" if "safetensors" in kind else "evil.pt",
-                    data))
+        out.append(
+            (f"hostile pickle: {kind}", "upload", "evil.safetensors" if "safetensors" in kind else "evil.pt", data)
+        )
     big = hostile.tiny_state(ModelConfig(hidden_size=1024, proj_size=128))
     out += [
         ("projection of 27 inputs (.pt)", "upload", "w27.pt", hostile.wrong_shape_pt(input_size=27)),
         ("12 classes (.pt)", "upload", "c12.pt", hostile.wrong_shape_pt(n_classes=12)),
         ("1 class (safetensors)", "upload", "c1.safetensors", hostile.wrong_shape_safetensors(n_classes=1)),
-        ("27 inputs, no metadata (safetensors)", "upload", "w27.safetensors",
-         hostile.wrong_shape_safetensors(input_size=27, with_metadata=False)),
+        (
+            "27 inputs, no metadata (safetensors)",
+            "upload",
+            "w27.safetensors",
+            hostile.wrong_shape_safetensors(input_size=27, with_metadata=False),
+        ),
         ("hidden size 1024 (19 MB .pt)", "upload", "h1024.pt", hostile.torch_bytes(big)),
-        ("header claiming 65536 units", "upload", "huge.safetensors",
-         st_save({k: v.contiguous() for k, v in tiny.state_dict().items()},
-                 metadata={"format": "lstmviz/1", "config": '{"hidden_size": 65536, "proj_size": 65536}',
-                           "metrics": "{}"})),
+        (
+            "header claiming 65536 units",
+            "upload",
+            "huge.safetensors",
+            st_save(
+                {k: v.contiguous() for k, v in tiny.state_dict().items()},
+                metadata={
+                    "format": "lstmviz/1",
+                    "config": '{"hidden_size": 65536, "proj_size": 65536}',
+                    "metrics": "{}",
+                },
+            ),
+        ),
         ("text file renamed .pt", "upload", "notes.pt", b"my lecture notes about LSTMs\n" * 40),
         ("text file renamed .safetensors", "upload", "notes.safetensors", b"my lecture notes about LSTMs\n" * 40),
         ("truncated safetensors", "upload", "cut.safetensors", good_st[: len(good_st) // 2]),
@@ -166,11 +192,15 @@ def refresh_cost(repeats: int = 30) -> dict:
     times = []
     for _ in range(repeats):
         t0 = time.process_time()
-        s = JobSnapshot(**{**snap.__dict__, "loss_history": list(snap.loss_history),
-                           "eval_history": list(snap.eval_history)})
-        figs = [loss_figure(s.loss_history, s.steps_per_epoch, epochs=30),
-                accuracy_figure({"run": ([e["epoch"] for e in s.eval_history], [e["accuracy"] for e in s.eval_history])},
-                                epochs=30)]
+        s = JobSnapshot(
+            **{**snap.__dict__, "loss_history": list(snap.loss_history), "eval_history": list(snap.eval_history)}
+        )
+        figs = [
+            loss_figure(s.loss_history, s.steps_per_epoch, epochs=30),
+            accuracy_figure(
+                {"run": ([e["epoch"] for e in s.eval_history], [e["accuracy"] for e in s.eval_history])}, epochs=30
+            ),
+        ]
         for f in figs:  # what st.plotly_chart does with a figure
             plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(f, validate_figure=True), validate=False)
         times.append((time.process_time() - t0) * 1000)
@@ -201,17 +231,29 @@ def main() -> None:
         for label, r in rows:
             msg = str(r["message"]).replace("|", "/").replace("\n", " ")
             msg = msg[:140] + ("…" if len(msg) > 140 else "")
-            print(f"| {label} | {r['result']} | {msg} | {r['peak_mb']:.0f} MB | {'YES' if r['code_ran'] else 'no'} | "
-                  f"{'yes' if r['works'] else 'NO'} |")
+            print(
+                f"| {label} | {r['result']} | {msg} | {r['peak_mb']:.0f} MB | {'YES' if r['code_ran'] else 'no'} | "
+                f"{'yes' if r['works'] else 'NO'} |"
+            )
     else:
         for label, r in rows:
-            print(f"{label:45s} {r['result']:9s} peak {r['peak_mb']:6.0f} MB  code ran: "
-                  f"{'YES' if r['code_ran'] else 'no ':3s}  app works: {'yes' if r['works'] else 'NO'}  "
-                  f"{str(r['message'])[:110]}")
-    print(f"\nTrain page progress refresh (30-epoch run, half done): median {cost['median_ms']:.1f} ms, "
-          f"p90 {cost['p90_ms']:.1f} ms of CPU (target 20 ms)")
-    bad = [label for label, r in rows if r["code_ran"] or not r["works"] or r["result"] in ("CRASH", "WORKER DIED")
-           or (r["result"] == "refused" and r["peak_mb"] > 100)]
+            print(
+                f"{label:45s} {r['result']:9s} peak {r['peak_mb']:6.0f} MB  code ran: "
+                f"{'YES' if r['code_ran'] else 'no ':3s}  app works: {'yes' if r['works'] else 'NO'}  "
+                f"{str(r['message'])[:110]}"
+            )
+    print(
+        f"\nTrain page progress refresh (30-epoch run, half done): median {cost['median_ms']:.1f} ms, "
+        f"p90 {cost['p90_ms']:.1f} ms of CPU (target 20 ms)"
+    )
+    bad = [
+        label
+        for label, r in rows
+        if r["code_ran"]
+        or not r["works"]
+        or r["result"] in ("CRASH", "WORKER DIED")
+        or (r["result"] == "refused" and r["peak_mb"] > 100)
+    ]
     print("all cases handled" if not bad else f"PROBLEMS: {bad}")
 
 

@@ -78,8 +78,10 @@ def main() -> None:
         at.selectbox(key="exp_order").set_value(["index", "change", "final"][i % 3])
         order_ms.append(timed_run(at))
 
-    print(f"pages/explorer.py, model {DEFAULT_CHECKPOINT.name}, {os.cpu_count()} CPUs, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")  # fmt: skip
+    print(
+        f"pages/explorer.py, model {DEFAULT_CHECKPOINT.name}, {os.cpu_count()} CPUs, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     print("  step change          0 ms, 0 bytes: in the browser (benchmarks/bench_class.py measures it)")
     print(f"  stepper_payload      {summary(payload_ms)}  JSON {statistics.median(sizes) / 1024:.0f} KB per digit")
     print(f"  digit change rerun   {summary(digit_ms)}")

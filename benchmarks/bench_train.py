@@ -32,13 +32,17 @@ def time_to_target(preset: str, target: float, max_epochs: int, data_dir: str | 
 
     def on_progress(p) -> None:
         if p.kind == "eval":
-            print(f"  {preset:8s} epoch {p.epoch:5.2f}  {p.elapsed:7.1f} s  test accuracy {p.test_accuracy:.4f}", flush=True)
+            print(
+                f"  {preset:8s} epoch {p.epoch:5.2f}  {p.elapsed:7.1f} s  test accuracy {p.test_accuracy:.4f}",
+                flush=True,
+            )
             if p.test_accuracy >= target and not reached:
                 reached.update(seconds=p.elapsed, epoch=p.epoch, accuracy=p.test_accuracy)
                 stop.set()
 
-    result = train(train_split, test_split, recipe, on_progress=on_progress, stop=stop, evals_per_epoch=4,
-                   max_batches=None)
+    result = train(
+        train_split, test_split, recipe, on_progress=on_progress, stop=stop, evals_per_epoch=4, max_batches=None
+    )
     epochs = result.metrics["epochs"]
     return {
         "preset": preset,
@@ -66,7 +70,9 @@ def main() -> None:
     nb, df = rows
     if nb["seconds_to_target"] and df["seconds_to_target"]:
         ratio = df["seconds_to_target"] / nb["seconds_to_target"]
-        print(f"default needs {ratio:.2f}x the notebook preset's time (target: <= 0.50x): {'PASS' if ratio <= 0.5 else 'FAIL'}")
+        print(
+            f"default needs {ratio:.2f}x the notebook preset's time (target: <= 0.50x): {'PASS' if ratio <= 0.5 else 'FAIL'}"
+        )
     print(json.dumps(rows))
 
 

@@ -48,8 +48,15 @@ from lstmviz.truncation import BATCH, MODES, naive_truncation, truncation_curves
 
 TARGET = 40  # forward passes
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def forward_pass_time(model: torch.nn.Module, images: torch.Tensor, batch: int = BATCH) -> tuple[float, float]:
@@ -98,9 +105,27 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None
 
 def cli_time(path: Path, data_dir: Path, n: int, env: dict) -> tuple[float, float]:
     start, cpu = time.perf_counter(), children_cpu()
-    subprocess.run([sys.executable, "-m", "lstmviz", "truncation", "--checkpoint", str(path), "--data-dir",
-                    str(data_dir), "--n", str(n), "--no-cache", "--json"],
-                   cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmviz",
+            "truncation",
+            "--checkpoint",
+            str(path),
+            "--data-dir",
+            str(data_dir),
+            "--n",
+            str(n),
+            "--no-cache",
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start, children_cpu() - cpu
 
 
@@ -112,11 +137,29 @@ def app_time(name: str, data_dir: Path, env: dict, home: Path, timeout: float) -
     port = free_port()
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--", "--data-dir", str(data_dir)],  # otherwise as the README starts it (file watcher included)
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--",
+            "--data-dir",
+            str(data_dir),
+        ],  # otherwise as the README starts it (file watcher included)
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     seen: list[str] = []
     try:
         base = f"http://127.0.0.1:{port}"
@@ -183,15 +226,22 @@ def main() -> None:
     seed = int(time.time()) % 100000
     config = ModelConfig(cell=args.cell)
     work = Path(tempfile.mkdtemp(prefix="bench-truncation-"))
-    env = dict(os.environ, **{ENV_VAR: str(data_dir)}, HOME=str(work / "home"),
-               LSTMVIZ_MODELS_DIR=str(work / "models"), LSTMVIZ_CACHE_DIR=str(work / "cache"))  # fmt: skip
+    env = dict(
+        os.environ,
+        **{ENV_VAR: str(data_dir)},
+        HOME=str(work / "home"),
+        LSTMVIZ_MODELS_DIR=str(work / "models"),
+        LSTMVIZ_CACHE_DIR=str(work / "cache"),
+    )
     os.environ["LSTMVIZ_CACHE_DIR"] = env["LSTMVIZ_CACHE_DIR"]
     (work / "home").mkdir()
 
     model = build_model(config, seed=seed).eval()
-    print(f"{args.cell}, H={config.hidden_size}, {len(test):,} test images, batch {BATCH}, "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(
+        f"{args.cell}, H={config.hidden_size}, {len(test):,} test images, batch {BATCH}, "
+        f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     fwd, fwd_cpu = forward_pass_time(model, test.images)
     rows = [("one forward pass", fwd, 1.0, fwd_cpu, 1.0)]
     print(f"one forward pass of {len(test):,} digits: {fwd:.2f} s ({fwd_cpu:.2f} CPU s)", flush=True)
@@ -214,8 +264,9 @@ def main() -> None:
         save_checkpoint(work / "models" / f"{name}.safetensors", build_model(config, seed=seed + 2), {})
         app_fwd, app_fwd_cpu = forward_pass_time(model, full.images)
         elapsed, cpu, seen = app_time(name, data_dir, env, work / "home", args.timeout)
-        rows.append((f"app (streamlit + Chromium, {len(full):,} digits)", elapsed, elapsed / app_fwd, cpu,
-                     cpu / app_fwd_cpu))
+        rows.append(
+            (f"app (streamlit + Chromium, {len(full):,} digits)", elapsed, elapsed / app_fwd, cpu, cpu / app_fwd_cpu)
+        )
         print(f"app: {elapsed:.1f} s for {len(full):,} digits (forward pass {app_fwd:.2f} s)", flush=True)
 
     if not args.no_naive:

@@ -69,8 +69,12 @@ class AblationResult:
         """(H, 10): the accuracy drop within each true class (NaN for a class with no images)."""
         counts = np.bincount(self.labels, minlength=10).astype(np.float64)
         base = np.bincount(self.labels, weights=(self.baseline == self.labels).astype(np.float64), minlength=10)
-        hits = np.stack([np.bincount(self.labels, weights=(p == self.labels).astype(np.float64), minlength=10)
-                         for p in self.predictions])  # fmt: skip
+        hits = np.stack(
+            [
+                np.bincount(self.labels, weights=(p == self.labels).astype(np.float64), minlength=10)
+                for p in self.predictions
+            ]
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, (base[None] - hits) / counts, np.nan)
 
@@ -113,8 +117,13 @@ def final_hidden(model: RowClassifier, gx: torch.Tensor, keep: torch.Tensor | No
 
 
 @torch.no_grad()
-def unit_ablation(model: RowClassifier, split: Split, progress: Progress | None = None,
-                  batch_size: int = BATCH, units: list[int] | None = None) -> AblationResult:
+def unit_ablation(
+    model: RowClassifier,
+    split: Split,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+    units: list[int] | None = None,
+) -> AblationResult:
     """Silence each unit in turn (or only `units`; the others' rows then equal the baseline) over `split`."""
     start = time.perf_counter()
     model.eval()
@@ -159,9 +168,16 @@ def shipped_path(checkpoint: str | os.PathLike) -> Path:
 def _encode(result: AblationResult, weights: str, data: str) -> bytes:
     buf = io.BytesIO()
     delta = ((result.predictions.astype(np.int16) - result.baseline[None]) % 10).astype(np.int8)  # mostly zeros
-    np.savez_compressed(buf, version=np.int64(ABLATION_VERSION), weights=np.str_(weights), data=np.str_(data),
-                        labels=result.labels, baseline=result.baseline, delta=delta,
-                        seconds=np.float64(result.seconds))  # fmt: skip
+    np.savez_compressed(
+        buf,
+        version=np.int64(ABLATION_VERSION),
+        weights=np.str_(weights),
+        data=np.str_(data),
+        labels=result.labels,
+        baseline=result.baseline,
+        delta=delta,
+        seconds=np.float64(result.seconds),
+    )
     return buf.getvalue()
 
 
@@ -189,8 +205,9 @@ def _write(paths: list[Path], blob: bytes) -> Path | None:
     return None
 
 
-def stored_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
-                    keys: tuple[str, str] | None = None) -> AblationResult | None:
+def stored_ablation(
+    source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split, keys: tuple[str, str] | None = None
+) -> AblationResult | None:
     """The stored result for this model and test set, or None: a read-only look at the cache (and a shipped
     model's precomputed file); keys = (weights hash, split key) when already known."""
     model, path = _resolve(source)
@@ -202,8 +219,12 @@ def stored_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | No
     return None
 
 
-def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
-                    progress: Progress | None = None, use_cache: bool = True) -> AblationResult:
+def cached_ablation(
+    source: str | os.PathLike | LoadedModel | RowClassifier | None,
+    split: Split,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> AblationResult:
     """unit_ablation for a checkpoint (path, LoadedModel, bare model; None = shipped default), read from /
     written to a file keyed by the weights' hash and the test set; a shipped model's precomputed file is read too."""
     model, path = _resolve(source)
@@ -221,8 +242,9 @@ def cached_ablation(source: str | os.PathLike | LoadedModel | RowClassifier | No
     return result
 
 
-def precompute_ablation(checkpoint_path: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
-                        progress: Progress | None = None) -> Path:
+def precompute_ablation(
+    checkpoint_path: str | os.PathLike, split: Split, out_dir: str | os.PathLike, progress: Progress | None = None
+) -> Path:
     """Compute the ablation of a checkpoint and write `<out_dir>/<name>.ablation.npz`.
 
     With out_dir = models/precomputed (for a shipped model) the app finds it there."""
@@ -275,4 +297,3 @@ class AblationJob:
     def wait(self, timeout: float | None = None) -> AblationResult | None:
         self._thread.join(timeout)
         return self.status()[2]
-

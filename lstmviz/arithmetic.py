@@ -107,11 +107,15 @@ def model_weights(model: RowClassifier) -> dict[str, np.ndarray]:
         return t.detach().cpu().numpy().astype(np.float64)
 
     return {
-        "w_proj": a(model.proj.weight), "b_proj": a(model.proj.bias),  # (P, F), (P,)
-        "w_ih": a(rnn.weight_ih_l0), "w_hh": a(rnn.weight_hh_l0),  # (G*H, P), (G*H, H)
-        "b_ih": a(rnn.bias_ih_l0), "b_hh": a(rnn.bias_hh_l0),  # (G*H,)
-        "w_head": a(model.head.weight), "b_head": a(model.head.bias),  # (10, H), (10,)
-    }  # fmt: skip
+        "w_proj": a(model.proj.weight),
+        "b_proj": a(model.proj.bias),  # (P, F), (P,)
+        "w_ih": a(rnn.weight_ih_l0),
+        "w_hh": a(rnn.weight_hh_l0),  # (G*H, P), (G*H, H)
+        "b_ih": a(rnn.bias_ih_l0),
+        "b_hh": a(rnn.bias_hh_l0),  # (G*H,)
+        "w_head": a(model.head.weight),
+        "b_head": a(model.head.bias),  # (10, H), (10,)
+    }
 
 
 def effective_pixel_weights(weights: dict[str, np.ndarray], rows: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,8 +124,14 @@ def effective_pixel_weights(weights: dict[str, np.ndarray], rows: np.ndarray | i
     return w @ weights["w_proj"], w @ weights["b_proj"]
 
 
-def unit_step(model: RowClassifier, image: np.ndarray, unit: int, step: int, trace: Trace | None = None,
-              weights: dict[str, np.ndarray] | None = None) -> UnitStep:
+def unit_step(
+    model: RowClassifier,
+    image: np.ndarray,
+    unit: int,
+    step: int,
+    trace: Trace | None = None,
+    weights: dict[str, np.ndarray] | None = None,
+) -> UnitStep:
     """The equations of `unit` at step `step` (1..T) with their numbers, from the model's weights.
 
     The state before the step is the one the model had (the trace's h_{t−1}, c_{t−1}); pass the
@@ -149,11 +159,21 @@ def unit_step(model: RowClassifier, image: np.ndarray, unit: int, step: int, tra
         pre = from_input + b_ih + (1.0 if reset is None else reset) * (from_hidden + b_hh)
         tanh = (cell, name) in TANH_GATES
         gates[name] = GateTerms(
-            name=name, symbol=SYMBOLS[cell][name], activation="tanh" if tanh else "sigmoid",
-            from_input=from_input, from_hidden=from_hidden, bias_ih=b_ih, bias_hh=b_hh, reset=reset, pre=pre,
-            value=float(np.tanh(pre) if tanh else _sigmoid(pre)), pixel_weights=pix_w, pixel_push=pix_w * row,
-            proj_bias=float(proj_b), hidden_push=hidden_push,
-        )  # fmt: skip
+            name=name,
+            symbol=SYMBOLS[cell][name],
+            activation="tanh" if tanh else "sigmoid",
+            from_input=from_input,
+            from_hidden=from_hidden,
+            bias_ih=b_ih,
+            bias_hh=b_hh,
+            reset=reset,
+            pre=pre,
+            value=float(np.tanh(pre) if tanh else _sigmoid(pre)),
+            pixel_weights=pix_w,
+            pixel_push=pix_w * row,
+            proj_bias=float(proj_b),
+            hidden_push=hidden_push,
+        )
     h_prev = float(h_prev_all[unit])
     us = UnitStep(cell=cell, unit=unit, step=step, row=row, gates=gates, h_prev=h_prev, h=0.0, h_prev_all=h_prev_all)
     if cell == "lstm":
@@ -199,8 +219,11 @@ def _share(p: float) -> str:
 
 def _driver(g: GateTerms) -> str:
     """Which of the three parts moves this gate most."""
-    parts = {"the row": g.from_input, "the previous hidden state": g.recurrent,
-             "its bias": g.bias_ih + (g.bias_hh if g.reset is None else 0.0)}  # fmt: skip
+    parts = {
+        "the row": g.from_input,
+        "the previous hidden state": g.recurrent,
+        "its bias": g.bias_ih + (g.bias_hh if g.reset is None else 0.0),
+    }
     name, value = max(parts.items(), key=lambda kv: abs(kv[1]))
     way = "opens" if value > 0 else "closes"
     if g.activation == "tanh":
@@ -233,41 +256,65 @@ def reading(us: UnitStep) -> list[str]:
     row = _row_words(us)
     if us.cell == "lstm":
         i, f, g, o = (us.gates[n] for n in GATES["lstm"])
-        s.append(f"The forget gate is {_g(f.value)}: this unit keeps {_pct(f.value)} of its memory "
-                 f"(c goes from {us.c_prev:+.3f} to {us.kept:+.3f} before anything is written); {_driver(f)}.")
-        s.append(f"The input gate is {_g(i.value)}: row {us.step} {_share(i.value)} writes into it; "
-                 f"the candidate is {g.value:+.2f}, so the written memory is i·g = {us.written:+.3f}.")
+        s.append(
+            f"The forget gate is {_g(f.value)}: this unit keeps {_pct(f.value)} of its memory "
+            f"(c goes from {us.c_prev:+.3f} to {us.kept:+.3f} before anything is written); {_driver(f)}."
+        )
+        s.append(
+            f"The input gate is {_g(i.value)}: row {us.step} {_share(i.value)} writes into it; "
+            f"the candidate is {g.value:+.2f}, so the written memory is i·g = {us.written:+.3f}."
+        )
         bigger = "the kept memory" if abs(us.kept) >= abs(us.written) else "the newly written memory"
         s.append(f"The new memory c = {_sum(us.kept, us.written)} = {us.c:+.3f} is mostly {bigger}.")
-        s.append(f"The output gate is {_g(o.value)}: h shows {_pct(o.value)} of tanh(c) = {us.tanh_c:+.3f}, "
-                 f"so h = {us.h:+.3f}.")
+        s.append(
+            f"The output gate is {_g(o.value)}: h shows {_pct(o.value)} of tanh(c) = {us.tanh_c:+.3f}, "
+            f"so h = {us.h:+.3f}."
+        )
         focus = i
     elif us.cell == "gru":
         r, z, n = (us.gates[k] for k in GATES["gru"])
-        s.append(f"The update gate is {_g(z.value)}: this unit keeps {_pct(z.value)} of its previous value "
-                 f"({us.h_prev:+.3f}) and takes {_pct(1 - z.value)} of the candidate; {_driver(z)}.")
-        s.append(f"The reset gate is {_g(r.value)}: the candidate sees {_pct(r.value)} of what the previous state "
-                 f"says about it ({r.from_hidden + r.bias_hh:+.2f} before the gate, {n.recurrent:+.2f} after).")
+        s.append(
+            f"The update gate is {_g(z.value)}: this unit keeps {_pct(z.value)} of its previous value "
+            f"({us.h_prev:+.3f}) and takes {_pct(1 - z.value)} of the candidate; {_driver(z)}."
+        )
+        s.append(
+            f"The reset gate is {_g(r.value)}: the candidate sees {_pct(r.value)} of what the previous state "
+            f"says about it ({r.from_hidden + r.bias_hh:+.2f} before the gate, {n.recurrent:+.2f} after)."
+        )
         s.append(f"The candidate is n = {n.value:+.3f}; {_driver(n)}.")
         s.append(f"So h = {_sum(us.kept, us.written)} (kept + new) = {us.h:+.3f}.")
         focus = n
     else:
         g = us.gates["state"]
-        s.append(f"A plain RNN has no gate: h is rewritten at every step, h = tanh({g.pre:+.2f}) = {us.h:+.3f}; "
-                 f"{_driver(g)}.")
-        s.append(f"The previous value {us.h_prev:+.3f} counts only through the recurrent weights "
-                 f"({g.from_hidden:+.2f} in total), so old information fades unless it is rewritten.")
+        s.append(
+            f"A plain RNN has no gate: h is rewritten at every step, h = tanh({g.pre:+.2f}) = {us.h:+.3f}; "
+            f"{_driver(g)}."
+        )
+        s.append(
+            f"The previous value {us.h_prev:+.3f} counts only through the recurrent weights "
+            f"({g.from_hidden:+.2f} in total), so old information fades unless it is rewritten."
+        )
         focus = g
     pixel = _pixel_words(us, focus)
-    s.append(f"{row[0].upper() + row[1:]}" + (f"; {pixel}." if pixel else ": only the projection bias's "
-                                                f"share ({focus.proj_bias:+.2f}) reaches {focus.symbol} from the input."))
+    s.append(
+        f"{row[0].upper() + row[1:]}"
+        + (
+            f"; {pixel}."
+            if pixel
+            else f": only the projection bias's share ({focus.proj_bias:+.2f}) reaches {focus.symbol} from the input."
+        )
+    )
     top = focus.top_hidden(1)
     if top:
         j, v = top[0]
-        s.append(f"Of the previous hidden state, unit {j} (h = {us.h_prev_all[j]:+.2f}) moves {focus.symbol} most "
-                 f"({v:+.2f}).")
+        s.append(
+            f"Of the previous hidden state, unit {j} (h = {us.h_prev_all[j]:+.2f}) moves {focus.symbol} most "
+            f"({v:+.2f})."
+        )
     if us.readout is not None:
         c = int(np.argmax(np.abs(us.readout)))
-        s.append(f"Read out now, this unit would push the score of digit {c} {'up' if us.readout[c] > 0 else 'down'} "
-                 f"by {abs(us.readout[c]):.2f}.")
+        s.append(
+            f"Read out now, this unit would push the score of digit {c} {'up' if us.readout[c] > 0 else 'down'} "
+            f"by {abs(us.readout[c]):.2f}."
+        )
     return s

@@ -146,9 +146,13 @@ def integrated_gradients(
 
 
 def attribute_rows(
-    model: RowClassifier, image: np.ndarray | torch.Tensor, target: int, method: str = "occlusion",
-    score: str = "probability", n_steps: int = DEFAULT_IG_STEPS,
-) -> RowAttribution:  # fmt: skip
+    model: RowClassifier,
+    image: np.ndarray | torch.Tensor,
+    target: int,
+    method: str = "occlusion",
+    score: str = "probability",
+    n_steps: int = DEFAULT_IG_STEPS,
+) -> RowAttribution:
     """Row attribution by `method` ("occlusion" or "integrated_gradients")."""
     if method == "occlusion":
         return occlusion(model, image, target, score)

@@ -45,9 +45,7 @@ def random_affine(images: torch.Tensor, cfg: AugmentConfig, generator: torch.Gen
     # Output->input map: inverse of scale . shear . rotate, built directly per image.
     a11, a12 = cos / sx, (-sin + shear * cos) / sx
     a21, a22 = sin / sy, (cos + shear * sin) / sy
-    theta = torch.stack(
-        [torch.stack([a11, a12, tx], 1), torch.stack([a21, a22, ty], 1)], 1
-    )  # (B, 2, 3)
+    theta = torch.stack([torch.stack([a11, a12, tx], 1), torch.stack([a21, a22, ty], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta, (b, 1, hgt, wid), align_corners=False)  # (B, 28, 28, 2)
     out = F.grid_sample(images[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out[:, 0]

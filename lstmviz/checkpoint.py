@@ -42,15 +42,39 @@ INPUT_SIZE = 28
 N_CLASSES = 10
 MAX_HIDDEN = 512
 MAX_PROJ = 512
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-                "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+_DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
 # Globals a plain state dict saved by torch.save refers to; anything else is reported as code.
-_TENSOR_GLOBALS = {"torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-                   "torch._utils._rebuild_parameter_with_state", "collections.OrderedDict",
-                   "torch.serialization._get_layout", "torch._utils._rebuild_wrapper_subclass",
-                   "torch._tensor._rebuild_from_type_v2", "torch.device", "torch.Size"}
-RESAVE_HINT = ("To use such a model, load it where you trust it and re-save only its weights: "
-               "torch.save(model.state_dict(), 'model.pt').")
+_TENSOR_GLOBALS = {
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state",
+    "collections.OrderedDict",
+    "torch.serialization._get_layout",
+    "torch._utils._rebuild_wrapper_subclass",
+    "torch._tensor._rebuild_from_type_v2",
+    "torch.device",
+    "torch.Size",
+}
+RESAVE_HINT = (
+    "To use such a model, load it where you trust it and re-save only its weights: "
+    "torch.save(model.state_dict(), 'model.pt')."
+)
 
 
 class CheckpointError(ValueError):
@@ -128,14 +152,18 @@ def check_config(config: ModelConfig, name: str) -> ModelConfig:
     if config.cell not in CELLS:
         raise CheckpointError(f"{name}: unknown cell {config.cell!r}")
     if config.input_size != INPUT_SIZE:
-        raise CheckpointError(f"{name}: the model reads rows of {config.input_size} numbers; an MNIST row has "
-                              f"{INPUT_SIZE} pixels, so this model cannot read these digits")
+        raise CheckpointError(
+            f"{name}: the model reads rows of {config.input_size} numbers; an MNIST row has "
+            f"{INPUT_SIZE} pixels, so this model cannot read these digits"
+        )
     if config.n_classes != N_CLASSES:
         classes = f"{config.n_classes} output class" + ("" if config.n_classes == 1 else "es")
         raise CheckpointError(f"{name}: the model has {classes}; this app needs {N_CLASSES}, one per digit")
     if config.hidden_size > MAX_HIDDEN or config.proj_size > MAX_PROJ:
-        raise CheckpointError(f"{name}: hidden size {config.hidden_size} / projection {config.proj_size} is larger "
-                              f"than this app shows (at most {MAX_HIDDEN} units)")
+        raise CheckpointError(
+            f"{name}: hidden size {config.hidden_size} / projection {config.proj_size} is larger "
+            f"than this app shows (at most {MAX_HIDDEN} units)"
+        )
     return config
 
 
@@ -174,6 +202,7 @@ def _build(config: ModelConfig, tensors: dict[str, torch.Tensor], name: str) -> 
 
 def infer_config(shapes: dict, name: str = "checkpoint") -> ModelConfig:
     """Recover the config of a bare state dict from its shapes (tensors or shape tuples)."""
+
     def shape(key: str) -> tuple[int, ...]:
         v = shapes[key]
         return tuple(v.shape) if hasattr(v, "shape") else tuple(v)
@@ -190,14 +219,16 @@ def infer_config(shapes: dict, name: str = "checkpoint") -> ModelConfig:
     if cell is None:
         raise CheckpointError(f"{name}: rnn.weight_ih_l0 has {gates}x the hidden size; no known cell has that")
     try:
-        config = ModelConfig(input_size=int(i), proj_size=int(p), hidden_size=int(h), n_classes=int(n_classes),
-                             cell=cell)
+        config = ModelConfig(
+            input_size=int(i), proj_size=int(p), hidden_size=int(h), n_classes=int(n_classes), cell=cell
+        )
     except ValueError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
     return check_config(config, name)
 
 
 # --- safetensors: one header parser, used to load and to list ------------------------------------
+
 
 def header_bytes(head: bytes, file_size: int, name: str) -> bytes:
     """The JSON header of a safetensors file from its first bytes; a clear error for anything else."""
@@ -267,6 +298,7 @@ def _parse_safetensors(data: bytes, name: str) -> LoadedModel:
 
 # --- PyTorch .pt/.pth: checked before torch.load, then loaded with weights_only ------------------
 
+
 def pickle_globals(data: bytes, limit: int = 1000) -> list[str]:
     """The `module.name` globals a pickle refers to, read from its opcodes (nothing is executed).
 
@@ -285,8 +317,15 @@ def pickle_globals(data: bytes, limit: int = 1000) -> list[str]:
                 mod, attr = (recent[-2], recent[-1]) if len(recent) >= 2 else (None, None)
                 found.append(f"{mod}.{attr}" if isinstance(mod, str) and isinstance(attr, str) else "<unknown global>")
                 recent.append(None)
-            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
-                             "BINSTRING", "STRING"):
+            elif op.name in (
+                "SHORT_BINUNICODE",
+                "BINUNICODE",
+                "BINUNICODE8",
+                "UNICODE",
+                "SHORT_BINSTRING",
+                "BINSTRING",
+                "STRING",
+            ):
                 recent.append(arg if isinstance(arg, str) else str(arg))
             elif op.name == "MEMOIZE":
                 memo[len(memo)] = recent[-1] if recent else None
@@ -338,7 +377,9 @@ def _check_torch_zip(data: bytes, name: str) -> bytes:
                 f"{info.compress_size:,}); torch.save never compresses, so this is not a plain PyTorch checkpoint"
             )
         if info.file_size != info.compress_size:
-            raise CheckpointError(f"{name}: not a PyTorch checkpoint (entry '{info.filename[:80]}' has inconsistent sizes)")
+            raise CheckpointError(
+                f"{name}: not a PyTorch checkpoint (entry '{info.filename[:80]}' has inconsistent sizes)"
+            )
         total += info.file_size
     if total > len(data):
         raise CheckpointError(f"{name}: refused: its entries claim {total:,} bytes, more than the file's {len(data):,}")
@@ -362,9 +403,11 @@ def _parse_torch(data: bytes, name: str) -> LoadedModel:
         bad = _code_globals(pickle_globals(data))
         if bad:
             raise _refuse_code(name, bad)
-        raise CheckpointError(f"{name}: refused: a bare pickle or a PyTorch file older than version 1.6 "
-                              "(only torch.save's zip format is read). Re-save it with a current PyTorch: "
-                              "torch.save(model.state_dict(), 'model.pt').")
+        raise CheckpointError(
+            f"{name}: refused: a bare pickle or a PyTorch file older than version 1.6 "
+            "(only torch.save's zip format is read). Re-save it with a current PyTorch: "
+            "torch.save(model.state_dict(), 'model.pt')."
+        )
     else:
         raise CheckpointError(f"{name}: not a PyTorch checkpoint (neither torch.save's zip format nor a pickle)")
     try:
@@ -372,8 +415,10 @@ def _parse_torch(data: bytes, name: str) -> LoadedModel:
     except Exception as exc:  # noqa: BLE001 - UnpicklingError for anything but tensors, others for junk
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if "weights_only" in text or "Unsupported" in text or "global" in text.lower():
-            raise CheckpointError(f"{name}: refused: this file holds objects other than tensors. It was not loaded "
-                                  f"and nothing in it ran. {RESAVE_HINT}") from None
+            raise CheckpointError(
+                f"{name}: refused: this file holds objects other than tensors. It was not loaded "
+                f"and nothing in it ran. {RESAVE_HINT}"
+            ) from None
         raise CheckpointError(f"{name}: not a readable PyTorch checkpoint ({text[:200]})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
@@ -391,8 +436,9 @@ def _parse_torch(data: bytes, name: str) -> LoadedModel:
 def load_checkpoint_bytes(data: bytes, name: str = "uploaded file") -> LoadedModel:
     """Rebuild a model from the bytes of a `.safetensors` file or a `.pt`/`.pth` state dict."""
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{name}: {len(data):,} bytes is too large for a checkpoint "
-                              f"(at most {MAX_CHECKPOINT_BYTES // 2**20} MB)")
+        raise CheckpointError(
+            f"{name}: {len(data):,} bytes is too large for a checkpoint (at most {MAX_CHECKPOINT_BYTES // 2**20} MB)"
+        )
     if len(data) < 8:
         raise CheckpointError(f"{name}: file is empty or truncated ({len(data)} bytes)")
     header_len = int.from_bytes(data[:8], "little")

@@ -57,8 +57,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_split, test_split = load_mnist(args.data_dir)
     out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
     max_batches = 20 if args.dry_run else None
-    print(f"training {config.cell} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
-          f"batch={recipe.batch_size} lr={recipe.lr} seed={recipe.seed} -> {out}", file=sys.stderr)
+    print(
+        f"training {config.cell} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
+        f"batch={recipe.batch_size} lr={recipe.lr} seed={recipe.seed} -> {out}",
+        file=sys.stderr,
+    )
     bar = tqdm(total=None, unit="batch", dynamic_ncols=True, file=sys.stderr)
 
     def on_progress(p) -> None:
@@ -74,8 +77,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     result = train(train_split, test_split, recipe, config, on_progress=on_progress, max_batches=max_batches)
     bar.close()
-    metrics = dict(result.metrics, date=_dt.date.today().isoformat(), n_test=len(test_split), config=config.to_dict(),
-                   command=args.command_line)
+    metrics = dict(
+        result.metrics,
+        date=_dt.date.today().isoformat(),
+        n_test=len(test_split),
+        config=config.to_dict(),
+        command=args.command_line,
+    )
     metrics["history"] = result.history
     if args.dry_run and not args.out:
         print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
@@ -102,8 +110,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     loaded = load_checkpoint(args.checkpoint)
     test = _test_or_sample(args.data_dir)
-    result = {"test_accuracy": accuracy(loaded.model, test), "n": len(test), "data": test.describe(),
-              "checkpoint": str(loaded.source)}  # fmt: skip
+    result = {
+        "test_accuracy": accuracy(loaded.model, test),
+        "n": len(test),
+        "data": test.describe(),
+        "checkpoint": str(loaded.source),
+    }
     if args.json:
         print(json.dumps(result))
     else:
@@ -147,8 +159,9 @@ def cmd_truncation(args: argparse.Namespace) -> int:
         bar.update(round(100 * fraction) - bar.n)
         bar.set_description(message[:40])
 
-    result = cached_truncation(loaded, test, modes, progress=on_progress, use_cache=not args.no_cache,
-                               full_on_sample=False)
+    result = cached_truncation(
+        loaded, test, modes, progress=on_progress, use_cache=not args.no_cache, full_on_sample=False
+    )
     bar.close()
     if args.json:
         print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "data": data, "modes": result.curves()}))
@@ -179,9 +192,19 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     bar.close()
     order = result.ranking()
     if args.json:
-        print(json.dumps({"checkpoint": str(loaded.source), "n": result.n, "base_accuracy": result.base_accuracy,
-                          "accuracy": [float(a) for a in result.accuracy], "drop": [float(d) for d in result.drop],
-                          "ranking": [int(u) for u in order], "seconds": result.seconds}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(loaded.source),
+                    "n": result.n,
+                    "base_accuracy": result.base_accuracy,
+                    "accuracy": [float(a) for a in result.accuracy],
+                    "drop": [float(d) for d in result.drop],
+                    "ranking": [int(u) for u in order],
+                    "seconds": result.seconds,
+                }
+            )
+        )
         return 0
     print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit:")
     for u in order[: args.top]:
@@ -209,8 +232,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         loaded = load_checkpoint(path)
         stem, weights = Path(path).name.removesuffix(".safetensors"), weights_hash(loaded.model)
         start = time.monotonic()
-        files = precompute_model(loaded.model, stem, test, weights, data, out,
-                                 progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
+        files = precompute_model(
+            loaded.model, stem, test, weights, data, out, progress=lambda text: print(text, file=sys.stderr, flush=True)
+        )
         print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
         result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
         files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
@@ -230,10 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["default", "notebook"], default="default", help="recipe (default: default)")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=_positive_int, default=128, help="hidden units (default: 128)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="override the preset's epochs (default 30; notebook 5)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="override the preset's batch size (default: 128)")
-    p.add_argument("--lr", type=float, default=None, help="override the preset's peak learning rate (3e-3; notebook 1e-3)")
-    p.add_argument("--n-train", type=_positive_int, default=None, help="use the first N training images (notebook: 55000)")
+    p.add_argument(
+        "--epochs", type=_positive_int, default=None, help="override the preset's epochs (default 30; notebook 5)"
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="override the preset's batch size (default: 128)"
+    )
+    p.add_argument(
+        "--lr", type=float, default=None, help="override the preset's peak learning rate (3e-3; notebook 1e-3)"
+    )
+    p.add_argument(
+        "--n-train", type=_positive_int, default=None, help="use the first N training images (notebook: 55000)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--no-augment", action="store_true", help="switch off the default preset's augmentation")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -257,8 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("truncation", help="test accuracy against rows fed, k = 1..28 (cached per checkpoint)")
     _add_checkpoint(p)
     _add_data_dir(p)
-    p.add_argument("--mode", action="append", choices=["notebook", "early", "occlusion"],
-                   help="truncation mode; repeat for several (default: all three)")
+    p.add_argument(
+        "--mode",
+        action="append",
+        choices=["notebook", "early", "occlusion"],
+        help="truncation mode; repeat for several (default: all three)",
+    )
     p.add_argument("--n", type=_positive_int, default=None, help="use the first N test images (default: all)")
     p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -46,7 +46,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, n: int | None) -> "Split":
+    def subset(self, n: int | None) -> Split:
         """The first n items (all of them when n is None)."""
         if n is None or n >= len(self):
             return self

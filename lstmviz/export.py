@@ -35,11 +35,16 @@ def _frame_figure(trace: Trace, image: np.ndarray, label: int | None, k: int, si
     img = np.asarray(image, dtype=np.float32).reshape(T, -1)  # (T, 28)
     fig = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.25, 1.9], left=0.03, right=0.97, bottom=0.16, top=0.84, wspace=0.28)
+    grid = fig.add_gridspec(
+        1, 3, width_ratios=[1, 1.25, 1.9], left=0.03, right=0.97, bottom=0.16, top=0.84, wspace=0.28
+    )
     p = trace.probs[k - 1]  # (10,)
     guess = int(p.argmax())
-    fig.suptitle(f"Step {k} of {T}: {k} row{'s' if k > 1 else ''} read · best guess {guess} (p = {p[guess]:.2f})"
-                 + (f" · true label {label}" if label is not None else ""), fontsize=14)  # fmt: skip
+    fig.suptitle(
+        f"Step {k} of {T}: {k} row{'s' if k > 1 else ''} read · best guess {guess} (p = {p[guess]:.2f})"
+        + (f" · true label {label}" if label is not None else ""),
+        fontsize=14,
+    )
 
     ax = fig.add_subplot(grid[0])
     shown = img.copy()
@@ -113,8 +118,16 @@ def gif_bytes(
             progress(k, T)
     buf = io.BytesIO()
     durations = [FRAME_MS] * (T - 1) + [LAST_FRAME_MS]
-    pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0,
-                     disposal=1, optimize=False)  # fmt: skip
+    pictures[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=durations,
+        loop=0,
+        disposal=1,
+        optimize=False,
+    )
     return buf.getvalue()
 
 
@@ -143,7 +156,9 @@ def trace_csv(trace: Trace) -> str:
     """One line per step: step, row_0..row_27, p_0..p_9, h_0.., c_0.., <gate>_0.. (6 significant digits)."""
     arrays = trace_arrays(trace)
     names = {"rows": "row", "probabilities": "p"}
-    order = ["rows", "probabilities", "h"] + (["c"] if "c" in arrays else []) + [a for a in arrays if a.startswith("gate_")]
+    order = (
+        ["rows", "probabilities", "h"] + (["c"] if "c" in arrays else []) + [a for a in arrays if a.startswith("gate_")]
+    )
     header = ["step"]
     blocks = []
     for key in order:

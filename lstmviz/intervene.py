@@ -47,12 +47,16 @@ class Intervention:
         parts = []
         if self.clamp_forget is not None:
             gate = "update gate z" if cell == "gru" else "forget gate"
-            who = "all units" if self.clamp_units is None else "unit" + ("s " if len(self.clamp_units) > 1 else " ") + \
-                ", ".join(map(str, self.clamp_units))
+            who = (
+                "all units"
+                if self.clamp_units is None
+                else "unit" + ("s " if len(self.clamp_units) > 1 else " ") + ", ".join(map(str, self.clamp_units))
+            )
             parts.append(f"{gate} = {self.clamp_forget:g} from step {self.clamp_from} ({who})")
         if self.silence:
-            parts.append(("unit " if len(self.silence) == 1 else "units ") + ", ".join(map(str, self.silence))
-                         + " silenced")
+            parts.append(
+                ("unit " if len(self.silence) == 1 else "units ") + ", ".join(map(str, self.silence)) + " silenced"
+            )
         if self.blank_after is not None:
             parts.append("every row blanked" if self.blank_after == 0 else f"rows after {self.blank_after} blanked")
         return "; ".join(parts) or "no change"
@@ -118,7 +122,7 @@ def intervene(model: RowClassifier, images: torch.Tensor | np.ndarray, iv: Inter
             if keep is not None:
                 c = c * keep
             h = o * c.tanh()
-            for name, v in zip(GATES[cell], (i, f, g, o)):
+            for name, v in zip(GATES[cell], (i, f, g, o), strict=False):
                 gate_steps[name].append(v)
             cs.append(c)
         elif cell == "gru":
@@ -130,7 +134,7 @@ def intervene(model: RowClassifier, images: torch.Tensor | np.ndarray, iv: Inter
                 z = torch.where(clamp, value, z)
             n = (xn + r * hn).tanh()
             h = (1 - z) * n + z * h
-            for name, v in zip(GATES[cell], (r, z, n)):
+            for name, v in zip(GATES[cell], (r, z, n), strict=False):
                 gate_steps[name].append(v)
         else:
             h = (gx[:, t] + gh).tanh()
@@ -174,8 +178,9 @@ class AnswerChange:
 
     def sentence(self) -> str:
         if self.changed:
-            return (f"The answer changes from {self.before} (p={self.p_before:.2f}) to {self.after} "
-                    f"(p={self.p_after:.2f}).")  # fmt: skip
+            return (
+                f"The answer changes from {self.before} (p={self.p_before:.2f}) to {self.after} (p={self.p_after:.2f})."
+            )
         return f"The answer stays {self.before}: p={self.p_before:.2f} before, p={self.p_after:.2f} after."
 
 

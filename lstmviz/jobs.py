@@ -78,8 +78,14 @@ class JobSpec:
     run_id: str = ""  # set when the job is created; saved in the checkpoint's metrics and the journal
 
     def recipe(self) -> Recipe:
-        return make_recipe(self.preset, epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                           seed=self.seed, n_train=self.n_train)
+        return make_recipe(
+            self.preset,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            n_train=self.n_train,
+        )
 
     def config(self) -> ModelConfig:
         return ModelConfig(cell=self.cell, hidden_size=self.hidden_size)
@@ -120,8 +126,10 @@ class JobSpec:
 
     def describe(self) -> str:
         r = self.recipe()
-        return (f"{self.cell.upper()} with {self.hidden_size} hidden units, {r.preset} preset, {r.epochs} epoch"
-                f"{'s' if r.epochs != 1 else ''} on {self.n_images():,} images (batch {r.batch_size}, lr {r.lr:g}, seed {r.seed})")
+        return (
+            f"{self.cell.upper()} with {self.hidden_size} hidden units, {r.preset} preset, {r.epochs} epoch"
+            f"{'s' if r.epochs != 1 else ''} on {self.n_images():,} images (batch {r.batch_size}, lr {r.lr:g}, seed {r.seed})"
+        )
 
     def file_stem(self) -> str:
         if self.name and self.name.strip():
@@ -314,8 +322,10 @@ def past_runs(models_dir: str | os.PathLike, known: set[str] = frozenset()) -> l
         saved = find_saved(models_dir, run_id)
         finishing = state == "running" and _pid_alive(rec.get("pid"))
         if finishing:
-            text = (f"{head} Its training process is still finishing: it stops and saves the best model so far "
-                    "in the models list. Nothing else changed.")
+            text = (
+                f"{head} Its training process is still finishing: it stops and saves the best model so far "
+                "in the models list. Nothing else changed."
+            )
         elif saved is not None:
             text = f"{head} It saved {saved.name}, which is in the models list. Every other model is unchanged."
         elif state == "unsaved":
@@ -346,12 +356,27 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
     train_split, eval_split = hold_out(train_split, spec.eval_size)  # the best weights are never chosen on test digits
     recipe, config = spec.recipe(), spec.config()
     send("started", {"total": spec.total_steps(), "steps_per_epoch": spec.steps_per_epoch()})
-    result = train(train_split, eval_split, recipe, config, on_progress=lambda p: send("progress", asdict(p)),
-                   stop=stop, max_batches=spec.max_batches, evals_per_epoch=spec.live_evals_per_epoch())
+    result = train(
+        train_split,
+        eval_split,
+        recipe,
+        config,
+        on_progress=lambda p: send("progress", asdict(p)),
+        stop=stop,
+        max_batches=spec.max_batches,
+        evals_per_epoch=spec.live_evals_per_epoch(),
+    )
     steps = result.metrics["steps"]
     if result.stopped and not result.history:
-        send("done", {"state": "stopped", "path": None, "metrics": {},
-                      "message": f"Stopped after {steps} batches, before the first evaluation: nothing was saved."})
+        send(
+            "done",
+            {
+                "state": "stopped",
+                "path": None,
+                "metrics": {},
+                "message": f"Stopped after {steps} batches, before the first evaluation: nothing was saved.",
+            },
+        )
         return
     model = result.best_model if result.stopped else result.model
     best = max(result.history, key=lambda h: h["test_accuracy"])
@@ -375,12 +400,21 @@ def _train_and_save(spec: JobSpec, send, stop: threading.Event) -> None:
     if path is None:
         return
     if result.stopped:
-        message = (f"Stopped after {steps} batches; saved the best model so far (step {best['step']}, "
-                   f"test accuracy {metrics['test_accuracy']:.2%}) as {path.name}.")
+        message = (
+            f"Stopped after {steps} batches; saved the best model so far (step {best['step']}, "
+            f"test accuracy {metrics['test_accuracy']:.2%}) as {path.name}."
+        )
     else:
         message = f"Finished: test accuracy {metrics['test_accuracy']:.2%}; saved as {path.name}."
-    send("done", {"state": "stopped" if result.stopped else "finished", "path": str(path),
-                  "metrics": metrics, "message": message})
+    send(
+        "done",
+        {
+            "state": "stopped" if result.stopped else "finished",
+            "path": str(path),
+            "metrics": metrics,
+            "message": message,
+        },
+    )
 
 
 def _save_or_keep(spec: JobSpec, model, metrics: dict, send, save, folder) -> Path | None:
@@ -395,10 +429,21 @@ def _save_or_keep(spec: JobSpec, model, metrics: dict, send, save, folder) -> Pa
         path = save(folder, spec.file_stem(), model, metrics)
     except CheckpointError as exc:
         data = checkpoint_bytes(model, metrics)
-        message = (f"Trained (test accuracy {metrics['test_accuracy']:.2%}), but {exc} The trained weights are "
-                   "kept in memory: download them below, or try the save again once there is room.")
-        send("done", {"state": "unsaved", "path": None, "metrics": metrics, "message": message,
-                      "stem": spec.file_stem(), "checkpoint": base64.b64encode(data).decode("ascii")})
+        message = (
+            f"Trained (test accuracy {metrics['test_accuracy']:.2%}), but {exc} The trained weights are "
+            "kept in memory: download them below, or try the save again once there is room."
+        )
+        send(
+            "done",
+            {
+                "state": "unsaved",
+                "path": None,
+                "metrics": metrics,
+                "message": message,
+                "stem": spec.file_stem(),
+                "checkpoint": base64.b64encode(data).decode("ascii"),
+            },
+        )
         return None
     send("saved", {"path": str(path)})
     return path
@@ -415,8 +460,13 @@ def child_main() -> None:
 
     def send(kind: str, payload) -> None:
         if kind == "done" and spec.models_dir and spec.run_id:  # the journal outlives the server
-            _write_journal(spec.models_dir, spec.run_id, state=payload["state"], path=payload["path"],
-                           message=str(payload["message"])[:500])
+            _write_journal(
+                spec.models_dir,
+                spec.run_id,
+                state=payload["state"],
+                path=payload["path"],
+                message=str(payload["message"])[:500],
+            )
         with lock:
             try:
                 out.write(json.dumps([kind, payload]) + "\n")
@@ -439,8 +489,15 @@ def child_main() -> None:
         _train_and_save(spec, send, stop)
     except Exception as exc:  # reported to the page; the traceback goes to the server log
         traceback.print_exc()
-        send("done", {"state": "failed", "path": None, "metrics": {},
-                      "message": f"Training failed: {str(exc).strip() or type(exc).__name__}"})
+        send(
+            "done",
+            {
+                "state": "failed",
+                "path": None,
+                "metrics": {},
+                "message": f"Training failed: {str(exc).strip() or type(exc).__name__}",
+            },
+        )
 
 
 class TrainingJob:
@@ -452,15 +509,21 @@ class TrainingJob:
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: JobSpec, owner: str = "", alive: Callable[[], bool] | None = None,
-                 abandon_after: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: JobSpec,
+        owner: str = "",
+        alive: Callable[[], bool] | None = None,
+        abandon_after: float | None = None,
+    ) -> None:
         spec.validate()
         if not spec.run_id:
             spec = replace(spec, run_id=uuid.uuid4().hex)
         self.spec = spec
         self._lock = threading.Lock()
-        self._snap = JobSnapshot(next(self._ids), owner, spec.describe(), total=spec.total_steps(),
-                                 steps_per_epoch=spec.steps_per_epoch())
+        self._snap = JobSnapshot(
+            next(self._ids), owner, spec.describe(), total=spec.total_steps(), steps_per_epoch=spec.steps_per_epoch()
+        )
         self._t0: float | None = None
         self._process: subprocess.Popen | None = None
         self._done = threading.Event()
@@ -487,14 +550,28 @@ class TrainingJob:
     def start(self) -> TrainingJob:
         """Launch the training process and the thread that follows its progress."""
         root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
-                   PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+            PYTHONUNBUFFERED="1",
+        )
         self._process = subprocess.Popen(
             [sys.executable, "-c", "from lstmviz.jobs import child_main; child_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env, cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=env,
+            cwd=root,
         )
-        _write_journal(self._models_dir(), self.run_id, state="running", pid=self._process.pid,
-                       description=self.spec.describe(), started_at=self._snap.started_at)
+        _write_journal(
+            self._models_dir(),
+            self.run_id,
+            state="running",
+            pid=self._process.pid,
+            description=self.spec.describe(),
+            started_at=self._snap.started_at,
+        )
         self._process.stdin.write(json.dumps(asdict(self.spec)) + "\n")
         self._process.stdin.flush()
         threading.Thread(target=self._watch, daemon=True, name=f"lstmviz-train-{self.job_id}").start()
@@ -580,7 +657,12 @@ class TrainingJob:
         elif kind == "saved":
             s.path = payload["path"]
         elif kind == "done":
-            s.state, s.path, s.metrics, s.message = payload["state"], payload["path"], payload["metrics"], payload["message"]
+            s.state, s.path, s.metrics, s.message = (
+                payload["state"],
+                payload["path"],
+                payload["metrics"],
+                payload["message"],
+            )
             s.finished_at, s.eta = time.time(), 0.0
             if self._abandoned:
                 s.message = "The session that started this run had gone, so the run was stopped. " + s.message
@@ -604,8 +686,10 @@ class TrainingJob:
             self._gone_since = now
         elif now - self._gone_since >= self._abandon_after and not self._abandoned:
             self._abandoned = True
-            self.stop(f"Stopping: the session that started this run has been gone for "
-                      f"{format_duration(self._abandon_after)}; the best model so far is kept.")
+            self.stop(
+                f"Stopping: the session that started this run has been gone for "
+                f"{format_duration(self._abandon_after)}; the best model so far is kept."
+            )
 
     def _watch(self) -> None:
         finished = False
@@ -634,12 +718,16 @@ class TrainingJob:
                 s.finished_at = time.time()
                 if saved:
                     s.state, s.path = "stopped", str(saved)
-                    s.message = (f"The training process ended unexpectedly (exit code {code}) just after saving: "
-                                 f"{Path(saved).name} is on disk and loads.")
+                    s.message = (
+                        f"The training process ended unexpectedly (exit code {code}) just after saving: "
+                        f"{Path(saved).name} is on disk and loads."
+                    )
                 else:
                     s.state = "failed"
-                    s.message = (f"The training process ended unexpectedly (exit code {code}); nothing was saved, "
-                                 "and every model in the list is unchanged.")
+                    s.message = (
+                        f"The training process ended unexpectedly (exit code {code}); nothing was saved, "
+                        "and every model in the list is unchanged."
+                    )
         try:
             journal_path(self._models_dir(), self.run_id).unlink(missing_ok=True)  # this server saw the end
         except OSError:
@@ -692,8 +780,9 @@ class JobRegistry:
         active = self.running()
         return self._busy_text(active, owner) if len(active) >= self.max_concurrent else None
 
-    def start(self, owner: str, spec: JobSpec, alive: Callable[[], bool] | None = None,
-              abandon_after: float | None = None) -> TrainingJob:
+    def start(
+        self, owner: str, spec: JobSpec, alive: Callable[[], bool] | None = None, abandon_after: float | None = None
+    ) -> TrainingJob:
         """Start a job for `owner`; TrainingBusyError if the limit is reached, ValueError for bad values."""
         with self._lock:
             self._prune()
@@ -715,8 +804,10 @@ class JobRegistry:
             started = _dt.datetime.fromtimestamp(s.started_at).strftime("%H:%M:%S")
             lines.append(f"{s.description}, started at {started} by {who}: {s.progress_text()}")
         limit = "one training run" if self.max_concurrent == 1 else f"{self.max_concurrent} training runs"
-        return (f"This app allows {limit} at a time, so please wait until it finishes (or is stopped). "
-                f"Running now: " + "; ".join(lines))
+        return (
+            f"This app allows {limit} at a time, so please wait until it finishes (or is stopped). "
+            f"Running now: " + "; ".join(lines)
+        )
 
 
 def _abandon_seconds() -> float:

@@ -47,7 +47,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         """Build from a dict, ignoring unknown keys (older/newer checkpoints)."""
         if not isinstance(d, dict):
             raise TypeError(f"a model config must be a JSON object, not {type(d).__name__}")

@@ -5,8 +5,9 @@ Plain numpy on states collected by `statespace.collect_states` (N, T, H); no str
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,11 +101,16 @@ def _save_statespace(model: RowClassifier, split: Split, get: Get) -> dict[str, 
     space = get("statespace", max(STATESPACE_SIZES))
     rank = sample_rank(split.labels.numpy())[space.indices]  # (2000,)
     arrays = {
-        "pca_mean": pca.mean, "pca_components": pca.components, "pca_variance": pca.explained_variance,
-        "pca_ratio": pca.explained_ratio, "coords3": space.coords3.astype(np.float16),
-        "labels": space.labels.astype(np.uint8), "indices": space.indices.astype(np.int32),
-        "rank": rank.astype(np.int32), "predictions": space.predictions.astype(np.uint8),
-    }  # fmt: skip
+        "pca_mean": pca.mean,
+        "pca_components": pca.components,
+        "pca_variance": pca.explained_variance,
+        "pca_ratio": pca.explained_ratio,
+        "coords3": space.coords3.astype(np.float16),
+        "labels": space.labels.astype(np.uint8),
+        "indices": space.indices.astype(np.int32),
+        "rank": rank.astype(np.int32),
+        "predictions": space.predictions.astype(np.uint8),
+    }
     for n in STATESPACE_SIZES:
         sub = space if n == max(STATESPACE_SIZES) else get("statespace", n)
         for name, sep in sub.separation.items():
@@ -114,8 +120,12 @@ def _save_statespace(model: RowClassifier, split: Split, get: Get) -> dict[str, 
 
 
 def _load_pca(arrays: dict[str, np.ndarray], split: Split, full: bool) -> PCA:
-    pca = PCA(arrays["pca_mean"].astype(np.float64), arrays["pca_components"].astype(np.float64),
-              arrays["pca_variance"].astype(np.float64), arrays["pca_ratio"].astype(np.float64))  # fmt: skip
+    pca = PCA(
+        arrays["pca_mean"].astype(np.float64),
+        arrays["pca_components"].astype(np.float64),
+        arrays["pca_variance"].astype(np.float64),
+        arrays["pca_ratio"].astype(np.float64),
+    )
     if pca.components.ndim != 2 or pca.components.shape[1] != pca.mean.shape[0]:
         raise ValueError("PCA axes of the wrong shape")
     return pca
@@ -131,10 +141,15 @@ def _load_statespace(arrays: dict[str, np.ndarray], split: Split, full: bool, n:
     if coords3.ndim != 3 or coords3.shape[2] != 3 or labels.shape[0] != coords3.shape[0]:
         raise ValueError("state-space arrays of the wrong shape")
     sep = {name: separation_from(arrays, n, name, coords3.shape[1]) for name in ("h", "2-D", "3-D")}
-    return StateSpace(coords2=np.ascontiguousarray(coords3[..., :2]), coords3=coords3, labels=labels,
-                      indices=arrays["indices"][keep].astype(np.int64),
-                      predictions=arrays["predictions"][keep].astype(np.int64), pca=_load_pca(arrays, split, full),
-                      separation=sep)  # fmt: skip
+    return StateSpace(
+        coords2=np.ascontiguousarray(coords3[..., :2]),
+        coords3=coords3,
+        labels=labels,
+        indices=arrays["indices"][keep].astype(np.int64),
+        predictions=arrays["predictions"][keep].astype(np.int64),
+        pca=_load_pca(arrays, split, full),
+        separation=sep,
+    )
 
 
 def separation_from(arrays: dict[str, np.ndarray], n: int, name: str, steps: int) -> Separation:
@@ -176,18 +191,32 @@ def _load_curve(arrays: dict[str, np.ndarray], split: Split, full: bool) -> np.n
 
 
 COMPUTATIONS: dict[str, Computation] = {
-    "predictions": Computation("Running the model on the test set…", lambda m, s, get=None: final_predictions(m, s),
-                               "predictions", lambda m, s, get: {"predictions": get("predictions")},
-                               _load_predictions),  # fmt: skip
+    "predictions": Computation(
+        "Running the model on the test set…",
+        lambda m, s, get=None: final_predictions(m, s),
+        "predictions",
+        lambda m, s, get: {"predictions": get("predictions")},
+        _load_predictions,
+    ),
     "pca": Computation("Fitting the PCA axes to the hidden states…", _pca, "statespace", _save_statespace, _load_pca),
-    "statespace": Computation("Running the model on the sample…", _statespace, "statespace", _save_statespace,
-                              _load_statespace),  # fmt: skip
+    "statespace": Computation(
+        "Running the model on the sample…", _statespace, "statespace", _save_statespace, _load_statespace
+    ),
     "states": Computation("Running the model on the sample…", _states),
-    "sensitivity": Computation("Measuring how much the answer depends on each row…", _sensitivity, "sensitivity",
-                               lambda m, s, get: {"curve": get("sensitivity")}, _load_curve),  # fmt: skip
-    "untrained_sensitivity": Computation("Measuring the untrained network…", _untrained_sensitivity,
-                                         "untrained_sensitivity",
-                                         lambda m, s, get: {"curve": get("untrained_sensitivity")}, _load_curve),
+    "sensitivity": Computation(
+        "Measuring how much the answer depends on each row…",
+        _sensitivity,
+        "sensitivity",
+        lambda m, s, get: {"curve": get("sensitivity")},
+        _load_curve,
+    ),
+    "untrained_sensitivity": Computation(
+        "Measuring the untrained network…",
+        _untrained_sensitivity,
+        "untrained_sensitivity",
+        lambda m, s, get: {"curve": get("untrained_sensitivity")},
+        _load_curve,
+    ),
 }
 
 
@@ -251,8 +280,9 @@ def find_precomputed(file: str, weights: str, folder: str | os.PathLike | None =
     return [p for p in sorted(folder.glob(f"*.{file}.npz")) if _weights_in(p) == weights]
 
 
-def load_precomputed(what: str, weights: str, data: str, split: Split, *args: Any,
-                     folder: str | os.PathLike | None = None) -> tuple[Any, bool] | None:
+def load_precomputed(
+    what: str, weights: str, data: str, split: Split, *args: Any, folder: str | os.PathLike | None = None
+) -> tuple[Any, bool] | None:
     """(value, full) from a shipped file for these weights and data, else None; `full` is True when the
     value was computed on the full MNIST test set while `split` is the bundled sample."""
     comp = COMPUTATIONS[what]
@@ -277,9 +307,15 @@ def write_npz(path: Path, weights: str, data: str, arrays: dict[str, np.ndarray]
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def precompute_model(model: RowClassifier, stem: str, split: Split, weights: str, data: str,
-                     folder: str | os.PathLike | None = None,
-                     progress: Callable[[str], None] | None = None) -> list[Path]:
+def precompute_model(
+    model: RowClassifier,
+    stem: str,
+    split: Split,
+    weights: str,
+    data: str,
+    folder: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Compute and write every shipped result of one model on one split; the written files."""
     memo: dict[tuple, Any] = {}
 

@@ -54,8 +54,10 @@ def _open(data: bytes) -> Image.Image:
             img = Image.open(io.BytesIO(data), formats=FORMATS)
             w, h = img.size
             if w * h > MAX_PIXELS or max(w, h) > MAX_SIDE:
-                raise ImageError(f"image too large: {w}x{h} pixels (at most {MAX_PIXELS:,} pixels and "
-                                 f"{MAX_SIDE:,} on a side are accepted)")
+                raise ImageError(
+                    f"image too large: {w}x{h} pixels (at most {MAX_PIXELS:,} pixels and "
+                    f"{MAX_SIDE:,} on a side are accepted)"
+                )
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)  # an animation: its first frame
             img.load()

@@ -208,8 +208,14 @@ class ModelInfo:
         """A longer description: cell, hidden size, parameters, recipe, accuracy, size, date."""
         if not self.valid:
             return f"{self.name}: invalid ({self.error})"
-        parts = [self.kind, f"{(self.cell or '?').upper()}, hidden {self.hidden_size}", f"{self.n_params:,} parameters",
-                 f"recipe {self.recipe or 'unknown'}", self.accuracy_text, self.size_text]
+        parts = [
+            self.kind,
+            f"{(self.cell or '?').upper()}, hidden {self.hidden_size}",
+            f"{self.n_params:,} parameters",
+            f"recipe {self.recipe or 'unknown'}",
+            self.accuracy_text,
+            self.size_text,
+        ]
         if self.date:
             parts.append(self.date[:16].replace("T", " "))
         return " · ".join(parts)
@@ -282,7 +288,9 @@ def _files(folder: Path) -> list[Path]:
         return []
 
 
-def list_models(shipped_dir: str | os.PathLike | None = None, user_dir: str | os.PathLike | None = None) -> list[ModelInfo]:
+def list_models(
+    shipped_dir: str | os.PathLike | None = None, user_dir: str | os.PathLike | None = None
+) -> list[ModelInfo]:
     """Shipped models (the default first), then the user folder's, newest first."""
     shipped_dir = Path(shipped_dir) if shipped_dir else MODELS_DIR
     user_dir = Path(user_dir) if user_dir else user_models_dir()
@@ -294,8 +302,9 @@ def list_models(shipped_dir: str | os.PathLike | None = None, user_dir: str | os
     return infos
 
 
-def import_upload(name: str, data: bytes, test_split: Split | None = None,
-                  user_dir: str | os.PathLike | None = None) -> Path:
+def import_upload(
+    name: str, data: bytes, test_split: Split | None = None, user_dir: str | os.PathLike | None = None
+) -> Path:
     """Validate an uploaded checkpoint and store it, re-saved as safetensors, in the user folder.
 
     Accepts a safetensors file made by this app or a `.pt`/`.pth` state dict (read with
@@ -308,7 +317,10 @@ def import_upload(name: str, data: bytes, test_split: Split | None = None,
     loaded = load_checkpoint_bytes(data, shown)
     metrics = dict(loaded.metrics)
     if test_split is not None:
-        metrics.update(test_accuracy=accuracy(loaded.model, test_split), n_test=len(test_split),
-                       accuracy_source="measured by lstmviz on upload")
+        metrics.update(
+            test_accuracy=accuracy(loaded.model, test_split),
+            n_test=len(test_split),
+            accuracy_source="measured by lstmviz on upload",
+        )
     metrics.update(source="uploaded", uploaded_as=shown, date=_dt.datetime.now().isoformat(timespec="seconds"))
     return save_new_checkpoint(Path(user_dir) if user_dir else user_models_dir(), stem, loaded.model, metrics)

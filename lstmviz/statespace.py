@@ -60,7 +60,7 @@ class StateSpace:
     indices: np.ndarray
     predictions: np.ndarray
     pca: PCA
-    separation: dict[str, "Separation"]
+    separation: dict[str, Separation]
 
     @property
     def explained_ratio(self) -> np.ndarray:
@@ -181,8 +181,9 @@ def state_space(
         indices=idx,
         predictions=states.predictions,
         pca=pca,
-        separation={name: separation_per_step(p, y) for name, p in (("h", states.h), ("2-D", coords2),
-                                                                    ("3-D", coords3))},  # fmt: skip
+        separation={
+            name: separation_per_step(p, y) for name, p in (("h", states.h), ("2-D", coords2), ("3-D", coords3))
+        },
     )
 
 

@@ -34,8 +34,9 @@ def check_supported(model: RowClassifier, what: str = "the trace") -> None:
     if not getattr(rnn, "batch_first", True):
         problems.append("a layer that is not batch_first")
     if problems:
-        raise UnsupportedModelError(f"{what} handles one plain recurrent layer with biases; this model has "
-                                    + ", ".join(problems) + ".")
+        raise UnsupportedModelError(
+            f"{what} handles one plain recurrent layer with biases; this model has " + ", ".join(problems) + "."
+        )
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Trace:
         pred = self.probs[..., -1, :].argmax(-1)
         return int(pred) if np.ndim(pred) == 0 else pred
 
-    def item(self, i: int) -> "Trace":
+    def item(self, i: int) -> Trace:
         """The trace of the i-th image of a batch."""
         return Trace(
             cell=self.cell,
@@ -116,7 +117,7 @@ def unroll(model: RowClassifier, x: torch.Tensor) -> dict[str, torch.Tensor]:
             i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
             c = f * c + i * g
             h = o * c.tanh()
-            for name, v in zip(GATES[cell], (i, f, g, o)):
+            for name, v in zip(GATES[cell], (i, f, g, o), strict=False):
                 gate_steps[name].append(v)
             cs.append(c)
         elif cell == "gru":
@@ -126,7 +127,7 @@ def unroll(model: RowClassifier, x: torch.Tensor) -> dict[str, torch.Tensor]:
             z = (xz + hz).sigmoid()
             n = (xn + r * hn).tanh()
             h = (1 - z) * n + z * h
-            for name, v in zip(GATES[cell], (r, z, n)):
+            for name, v in zip(GATES[cell], (r, z, n), strict=False):
                 gate_steps[name].append(v)
         else:
             h = (gx[:, t] + gh).tanh()

@@ -227,8 +227,15 @@ def train(
                 on_progress(Progress("batch", epoch, step, total, last_loss, train_time, eta))
             if eval_split is not None and ((b + 1) in eval_at or step == total):
                 acc = accuracy(ema or model, eval_split)
-                history.append({"epoch": round(epoch, 4), "step": step, "train_time": train_time, "loss": last_loss,
-                                "test_accuracy": acc})
+                history.append(
+                    {
+                        "epoch": round(epoch, 4),
+                        "step": step,
+                        "train_time": train_time,
+                        "loss": last_loss,
+                        "test_accuracy": acc,
+                    }
+                )
                 if acc > best_acc:
                     best_acc, best_state = acc, copy.deepcopy((ema or model).state_dict())
                 if on_progress:

@@ -27,9 +27,9 @@ import os
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -151,8 +151,13 @@ def as_seen(images: np.ndarray, k: int, mode: str) -> np.ndarray:
 
 
 @torch.no_grad()
-def naive_truncation(model: RowClassifier, split: Split, modes: Sequence[str] = MODES,
-                     progress: Progress | None = None, batch_size: int = BATCH) -> TruncationResult:
+def naive_truncation(
+    model: RowClassifier,
+    split: Split,
+    modes: Sequence[str] = MODES,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> TruncationResult:
     """Reference: one full forward pass per k per mode (28 x 3 passes over the test set)."""
     modes = _check_modes(modes)
     model.eval()
@@ -228,8 +233,13 @@ def _duration(seconds: float) -> str:
 
 
 @torch.no_grad()
-def truncation_curves(model: RowClassifier, split: Split, modes: Sequence[str] = MODES,
-                      progress: Progress | None = None, batch_size: int = BATCH) -> TruncationResult:
+def truncation_curves(
+    model: RowClassifier,
+    split: Split,
+    modes: Sequence[str] = MODES,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> TruncationResult:
     """Predictions after k = 1..28 rows in each mode, computed with shared work (see the module doc).
 
     Works for every cell type (one plain layer: others raise UnsupportedModelError); progress(fraction,
@@ -248,8 +258,9 @@ def truncation_curves(model: RowClassifier, split: Split, modes: Sequence[str] =
         _ONE_AT_A_TIME.release()
 
 
-def _curves(model: RowClassifier, split: Split, modes: tuple[str, ...], progress: Progress | None,
-            batch_size: int) -> TruncationResult:
+def _curves(
+    model: RowClassifier, split: Split, modes: tuple[str, ...], progress: Progress | None, batch_size: int
+) -> TruncationResult:
     model.eval()
     n = len(split)
     preds = {m: np.empty((STEPS, n), np.int8) for m in modes}
@@ -272,7 +283,9 @@ def _curves(model: RowClassifier, split: Split, modes: tuple[str, ...], progress
     if reading:  # one pass over the real rows, keeping the state after every k
         for i, j in batches:
             rows = model.proj(split.images[i:j])  # (B, 28, P)
-            what = " and ".join(m if m == "occlusion" else "early readout" for m in ("early", "occlusion") if m in modes)
+            what = " and ".join(
+                m if m == "occlusion" else "early readout" for m in ("early", "occlusion") if m in modes
+            )
             out, states = _states_after_each_row(model, rows)  # (B, 28, H), 28 states
             meter(STEPS * (j - i), f"{what}: reading the rows, images {i + 1:,}–{j:,} {of}")
             if "early" in modes:
@@ -344,7 +357,9 @@ def _read_cache(path: Path, weights: str, data: str | tuple[str, ...]) -> dict[s
     return None if found is None else found[0]
 
 
-def _read_cache_labels(path: Path, weights: str, data: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+def _read_cache_labels(
+    path: Path, weights: str, data: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             if int(f["version"]) != CACHE_VERSION or str(f["weights"]) != weights or str(f["data"]) not in data:
@@ -358,8 +373,9 @@ def _read_cache_labels(path: Path, weights: str, data: tuple[str, ...]) -> tuple
     return preds, labels
 
 
-def read_precomputed(weights: str, split: Split, data: str, modes: Sequence[str] = MODES,
-                     full_on_sample: bool = True) -> TruncationResult | None:
+def read_precomputed(
+    weights: str, split: Split, data: str, modes: Sequence[str] = MODES, full_on_sample: bool = True
+) -> TruncationResult | None:
     """The shipped curves (models/precomputed/<name>.truncation.npz) of these weights on this test set, with
     every mode asked for; on the bundled sample (full_on_sample) also those of the full MNIST test set."""
     from .precompute import accepted_data, find_precomputed
@@ -375,8 +391,14 @@ def read_precomputed(weights: str, split: Split, data: str, modes: Sequence[str]
 def _cache_bytes(weights: str, data: str, result: TruncationResult) -> bytes:
     buf = io.BytesIO()
     arrays = {f"pred_{m}": p for m, p in result.predictions.items()}
-    np.savez_compressed(buf, version=np.int64(CACHE_VERSION), weights=np.str_(weights), data=np.str_(data),
-                        labels=result.labels.astype(np.uint8), **arrays)
+    np.savez_compressed(
+        buf,
+        version=np.int64(CACHE_VERSION),
+        weights=np.str_(weights),
+        data=np.str_(data),
+        labels=result.labels.astype(np.uint8),
+        **arrays,
+    )
     return buf.getvalue()
 
 
@@ -406,9 +428,14 @@ def _resolve(source: str | os.PathLike | LoadedModel | RowClassifier | None) -> 
     return loaded.model, Path(loaded.source)
 
 
-def cached_truncation(source: str | os.PathLike | LoadedModel | RowClassifier | None, split: Split,
-                      modes: Sequence[str] = MODES, progress: Progress | None = None,
-                      use_cache: bool = True, full_on_sample: bool = True) -> TruncationResult:
+def cached_truncation(
+    source: str | os.PathLike | LoadedModel | RowClassifier | None,
+    split: Split,
+    modes: Sequence[str] = MODES,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+    full_on_sample: bool = True,
+) -> TruncationResult:
     """truncation_curves for a checkpoint (path, LoadedModel, bare model; None = shipped default),
     read from / written to a cache file keyed by the weights' hash and the test set.
 
@@ -449,14 +476,16 @@ def cached_truncation(source: str | os.PathLike | LoadedModel | RowClassifier | 
 class TruncationJob:
     """cached_truncation in a daemon thread; progress and the result behind a lock (no streamlit)."""
 
-    def __init__(self, source: LoadedModel | RowClassifier | str | os.PathLike | None, split: Split,
-                 modes: Sequence[str] = MODES) -> None:
+    def __init__(
+        self, source: LoadedModel | RowClassifier | str | os.PathLike | None, split: Split, modes: Sequence[str] = MODES
+    ) -> None:
         self._lock = threading.Lock()
         self.fraction, self.message = 0.0, "starting"
         self.result: TruncationResult | None = None
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._work, args=(source, split, tuple(modes)), daemon=True,
-                                        name="lstmviz-truncation")
+        self._thread = threading.Thread(
+            target=self._work, args=(source, split, tuple(modes)), daemon=True, name="lstmviz-truncation"
+        )
         self._thread.start()
 
     def _progress(self, fraction: float, message: str) -> None:

@@ -54,13 +54,20 @@ def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     found = {c: result_info("predictions", m, test) for c, m in models.items()}
     accs = [float((p.value == test.labels.numpy()).mean()) for p in found.values()]
     left, right = st.columns([1.1, 1])
-    left.plotly_chart(cached_figure(accuracy_bars_figure, names, accs, [CELL_COLORS[c] for c in models]), key="cells_fig_accuracy",
-                      config=CHART_CONFIG)  # fmt: skip
+    left.plotly_chart(
+        cached_figure(accuracy_bars_figure, names, accs, [CELL_COLORS[c] for c in models]),
+        key="cells_fig_accuracy",
+        config=CHART_CONFIG,
+    )
     right.dataframe(
-        {"cell": names, "gates": [", ".join(GATES[c]) or "none" for c in models],
-         "parameters": [f"{m.model.n_params():,}" for m in models.values()]},
-        hide_index=True, key="cells_table",
-    )  # fmt: skip
+        {
+            "cell": names,
+            "gates": [", ".join(GATES[c]) or "none" for c in models],
+            "parameters": [f"{m.model.n_params():,}" for m in models.values()],
+        },
+        hide_index=True,
+        key="cells_table",
+    )
     right.caption(
         "Same projection `Linear(28→128)`, same readout `Linear(128→10)` on the last step, same training command "
         "(`python -m lstmviz train --cell lstm|gru|rnn`): only the recurrent cell differs. Accuracy with all 28 rows "
@@ -74,8 +81,13 @@ def truncation_section(models: dict[str, LoadedModel], results: dict[str, Trunca
     st.caption(f"**{MODE_TITLES[mode]}**: {MODE_TEXT[mode]}")
     curves = {CELL_TITLES[c]: r.accuracy[mode] for c, r in results.items()}
     colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
-    st.plotly_chart(cached_figure(curves_figure, curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"),
-                    key="cells_fig_truncation", config=CHART_CONFIG)  # fmt: skip
+    st.plotly_chart(
+        cached_figure(
+            curves_figure, curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"
+        ),
+        key="cells_fig_truncation",
+        config=CHART_CONFIG,
+    )
 
 
 def memory_figure(curves: dict[str, np.ndarray], colours: dict[str, str]):
@@ -94,8 +106,12 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
     colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
     left, right = st.columns(2)
     with left:
-        fig = cached_figure(sensitivity_figure, {CELL_TITLES[c]: relative(v) for c, v in raw.items()}, colours,
-                                 {CELL_TITLES[c]: relative(v) for c, v in fresh.items()})  # fmt: skip
+        fig = cached_figure(
+            sensitivity_figure,
+            {CELL_TITLES[c]: relative(v) for c, v in raw.items()},
+            colours,
+            {CELL_TITLES[c]: relative(v) for c, v in fresh.items()},
+        )
         st.plotly_chart(fig, key="cells_fig_sensitivity", config=CHART_CONFIG)
         st.caption(
             f"For {n} test digits: how strongly the final answer (the 10 logits at step 28) reacts to a small change "
@@ -117,8 +133,9 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
                 f"With the top {PROBE_K} rows and {28 - PROBE_K} blank steps after them: "
                 + ", ".join(f"{CELL_TITLES[c]} {v[PROBE_K - 1]:.1%}" for c, v in probe.items())
                 + f". Rows needed for {PROBE_LEVEL:.0%}: "
-                + ", ".join(f"{CELL_TITLES[c]} {k if k else 'never'}" for c, k in needed.items()) + "."
-            )  # fmt: skip
+                + ", ".join(f"{CELL_TITLES[c]} {k if k else 'never'}" for c, k in needed.items())
+                + "."
+            )
     st.markdown(LESSON)
 
 
@@ -132,8 +149,10 @@ def page() -> None:
     )
     models = load_cell_models()
     if not models:
-        st.warning("None of models/lstm.safetensors, models/gru.safetensors, models/rnn.safetensors can be used, "
-                   "so there is nothing to compare.")  # fmt: skip
+        st.warning(
+            "None of models/lstm.safetensors, models/gru.safetensors, models/rnn.safetensors can be used, "
+            "so there is nothing to compare."
+        )
         return
     test = get_split(train=False)
     links.sync("cells")
@@ -149,9 +168,12 @@ def page() -> None:
     pending = {c: jobs[c] for c, s in status.items() if s[2] is None and s[3] is None}
     if pending:
         st.subheader("Truncation: accuracy when only the first k rows are read")
-        poll_jobs({CELL_TITLES[c]: job for c, job in pending.items()}, "truncation curves over the test set (first time only)")
+        poll_jobs(
+            {CELL_TITLES[c]: job for c, job in pending.items()}, "truncation curves over the test set (first time only)"
+        )
     elif results:
         truncation_section(models, results)
     memory_section(models, test, results if results and not pending else None)
+
 
 page()

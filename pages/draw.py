@@ -40,11 +40,18 @@ def drawn_image() -> tuple[np.ndarray | None, str | None]:
     """The canvas with its controls; returns (28x28 input, None) or (None, prompt)."""
     stroke = st.slider("Stroke width", 6, 40, 22, key="draw_stroke", help="In canvas pixels; the canvas is 280×280.")
     result = st_canvas(
-        stroke_width=stroke, stroke_color=INK, background_color=PAPER,
-        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True, key=canvas_key(),
-    )  # fmt: skip
-    st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:",
-              help="Start again with an empty canvas")  # fmt: skip
+        stroke_width=stroke,
+        stroke_color=INK,
+        background_color=PAPER,
+        height=CANVAS_PX,
+        width=CANVAS_PX,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=canvas_key(),
+    )
+    st.button(
+        "Clear", key="draw_clear", on_click=_clear, icon=":material/delete:", help="Start again with an empty canvas"
+    )
     st.caption("The canvas toolbar (hover over the canvas) has **undo**, **redo** and **reset**.")
     try:
         return canvas_to_mnist(result.image_data), None
@@ -61,9 +68,10 @@ def upload_to_mnist(data: bytes) -> np.ndarray:
 def uploaded_image() -> tuple[np.ndarray | None, str | None]:
     """The file uploader; returns (28x28 input, None) or (None, prompt). A bad file shows an error."""
     upload = st.file_uploader(
-        "A picture of one digit (PNG, JPEG, WebP, BMP or GIF): any size, dark on light or light on dark", type=UPLOAD_TYPES,
+        "A picture of one digit (PNG, JPEG, WebP, BMP or GIF): any size, dark on light or light on dark",
+        type=UPLOAD_TYPES,
         key="draw_upload",
-    )  # fmt: skip
+    )
     if upload is None:
         return None, "Choose a picture of a digit, or switch to drawing one."
     try:
@@ -83,15 +91,24 @@ def page() -> None:
     )
     loaded = current_model()
     links.sync("draw")
-    source = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="draw_source", horizontal=True,
-                      label_visibility="collapsed")  # fmt: skip
+    source = st.radio(
+        "Input",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        key="draw_source",
+        horizontal=True,
+        label_visibility="collapsed",
+    )
     col_in, col_preview, col_answer = st.columns([1.2, 1, 1.2], gap="medium")
     with col_in:
         image, prompt = drawn_image() if source == "draw" else uploaded_image()
     with col_preview:
         if image is None:
-            st.plotly_chart(input_preview_figure(np.zeros((28, 28), np.float32)), key="draw_preview_empty",
-                            config={"displayModeBar": False})  # fmt: skip
+            st.plotly_chart(
+                input_preview_figure(np.zeros((28, 28), np.float32)),
+                key="draw_preview_empty",
+                config={"displayModeBar": False},
+            )
         else:
             st.plotly_chart(input_preview_figure(image), key="draw_preview", config={"displayModeBar": False})
             st.caption(PREVIEW_CAPTION)
@@ -103,13 +120,23 @@ def page() -> None:
         trace = cached_trace(loaded, image)
         guess = int(trace.prediction)
         st.metric("The model reads", guess, f"p = {trace.probs[-1, guess]:.2f}", delta_color="off", delta_arrow="off")
-        st.plotly_chart(probs_bar_figure(trace.probs, trace.n_steps, None, height=280), key="draw_probs",
-                        config={"displayModeBar": False})  # fmt: skip
+        st.plotly_chart(
+            probs_bar_figure(trace.probs, trace.n_steps, None, height=280),
+            key="draw_probs",
+            config={"displayModeBar": False},
+        )
     st.subheader("Watch the network read your digit")
-    render_stepthrough(trace, image, None, "draw_", start=trace.n_steps, tabs={  # a new drawing opens at its end
-        "Unit inspector": lambda: render_inspector(loaded, trace, image, "draw_", picked=clicked_cell("draw_")),
-        "Which rows mattered?": lambda: render_attribution(loaded, image, guess, "draw_"),
-    })  # fmt: skip
+    render_stepthrough(
+        trace,
+        image,
+        None,
+        "draw_",
+        start=trace.n_steps,
+        tabs={  # a new drawing opens at its end
+            "Unit inspector": lambda: render_inspector(loaded, trace, image, "draw_", picked=clicked_cell("draw_")),
+            "Which rows mattered?": lambda: render_attribution(loaded, image, guess, "draw_"),
+        },
+    )
     render_exports(trace, image, None, "draw_")
 
 

@@ -55,10 +55,14 @@ def pick_index(test: Split, loaded: LoadedModel) -> int:
                 return 0
             if st.session_state.get("exp_wrong") not in set(wrong.tolist()):
                 st.session_state.pop("exp_wrong", None)  # another model gets other digits wrong
-            return int(st.selectbox(
-                f"{wrong.size} of {n} test digits are misclassified", wrong.tolist(), key="exp_wrong",
-                format_func=lambda i: f"#{i}: true {labels[i]}, predicted {preds[i]}",
-            ))  # fmt: skip
+            return int(
+                st.selectbox(
+                    f"{wrong.size} of {n} test digits are misclassified",
+                    wrong.tolist(),
+                    key="exp_wrong",
+                    format_func=lambda i: f"#{i}: true {labels[i]}, predicted {preds[i]}",
+                )
+            )
         return int(st.number_input(f"Test index (0–{n - 1})", 0, n - 1, key="exp_index"))
 
 
@@ -78,12 +82,22 @@ def page() -> None:
     prediction = int(trace.prediction)
     confidence = float(trace.probs[-1, prediction])
     verdict = "correct ✓" if prediction == label else "wrong ✗"
-    st.markdown(f"**Test digit #{index}** · true label **{label}** · the model answers **{prediction}** "
-                f"(p = {confidence:.2f}) · {verdict}")  # fmt: skip
-    render_stepthrough(trace, image, label, "exp_", start=links.link_start("explorer"), url_step=True, tabs={
-        "Unit inspector": lambda: render_inspector(loaded, trace, image, "exp_", picked=clicked_cell("exp_")),
-        "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
-    })  # fmt: skip
+    st.markdown(
+        f"**Test digit #{index}** · true label **{label}** · the model answers **{prediction}** "
+        f"(p = {confidence:.2f}) · {verdict}"
+    )
+    render_stepthrough(
+        trace,
+        image,
+        label,
+        "exp_",
+        start=links.link_start("explorer"),
+        url_step=True,
+        tabs={
+            "Unit inspector": lambda: render_inspector(loaded, trace, image, "exp_", picked=clicked_cell("exp_")),
+            "Which rows mattered?": lambda: render_attribution(loaded, image, prediction, "exp_"),
+        },
+    )
     render_exports(trace, image, label, "exp_")
 
 

@@ -23,20 +23,47 @@ def page() -> None:
     cols[2].metric("Hidden units", summary["hidden"])
     cols[3].metric("Parameters", summary["params"])
     with st.expander("Model config and training recipe"):
-        st.json({"config": loaded.config.to_dict(), "metrics": {k: v for k, v in loaded.metrics.items() if k != "history"}})
+        st.json(
+            {"config": loaded.config.to_dict(), "metrics": {k: v for k, v in loaded.metrics.items() if k != "history"}}
+        )
 
     st.subheader("Where to go")
     links = [
-        ("pages/explorer.py", "Step-through explorer", ":material/search:", "pick a test digit and watch h, c, the gates and the probabilities unfold row by row"),
+        (
+            "pages/explorer.py",
+            "Step-through explorer",
+            ":material/search:",
+            "pick a test digit and watch h, c, the gates and the probabilities unfold row by row",
+        ),
         ("pages/draw.py", "Draw a digit", ":material/draw:", "draw (or upload) a digit and watch the network read it"),
-        ("pages/truncation.py", "Truncation", ":material/content_cut:", "how accuracy falls when the sequence is cut short"),
-        ("pages/state_space.py", "Hidden-state space", ":material/scatter_plot:", "the classes separate as rows are read"),
+        (
+            "pages/truncation.py",
+            "Truncation",
+            ":material/content_cut:",
+            "how accuracy falls when the sequence is cut short",
+        ),
+        (
+            "pages/state_space.py",
+            "Hidden-state space",
+            ":material/scatter_plot:",
+            "the classes separate as rows are read",
+        ),
         ("pages/neurons.py", "Neuron explorer", ":material/neurology:", "what single units respond to"),
-        ("pages/cells.py", "Cell comparison", ":material/compare:", "LSTM vs GRU vs plain RNN: who remembers the early rows"),
-        ("pages/train.py", "Train a model", ":material/model_training:", "train live and compare with the shipped model"),
+        (
+            "pages/cells.py",
+            "Cell comparison",
+            ":material/compare:",
+            "LSTM vs GRU vs plain RNN: who remembers the early rows",
+        ),
+        (
+            "pages/train.py",
+            "Train a model",
+            ":material/model_training:",
+            "train live and compare with the shipped model",
+        ),
     ]
     for path, title, icon, text in links:
-        if view_links.hidden(path[len("pages/"):-len(".py")]):  # hidden by a teacher's link (?hide=)
+        if view_links.hidden(path[len("pages/") : -len(".py")]):  # hidden by a teacher's link (?hide=)
             continue
         c1, c2 = st.columns([1, 3])
         with c1:
@@ -47,7 +74,9 @@ def page() -> None:
     st.subheader("Some test digits")
     if note:
         st.info(note, icon=":material/info:")
-    st.plotly_chart(cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip")
+    st.plotly_chart(
+        cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip"
+    )
 
 
 page()

@@ -9,6 +9,7 @@ from lstmviz.lesson import N_CHAPTERS, chapters, dataset_facts, digit_facts
 from lstmviz.memory import find_cell_models
 from lstmviz.truncation import as_seen
 from lstmviz.ui import links
+from lstmviz.ui.cache import model_id
 from lstmviz.ui.common import (
     cached_trace,
     current_model,
@@ -16,7 +17,6 @@ from lstmviz.ui.common import (
     get_split,
     load_model_file,
 )
-from lstmviz.ui.cache import model_id
 
 ensure_navigation()
 
@@ -58,8 +58,11 @@ def show_view(chapter, trace, image: np.ndarray, label: int) -> None:
     elif chapter.figure in ("truncation", "rnn"):
         modes = ("early", "notebook") if chapter.figure == "truncation" else ("occlusion",)
         seen = [np.nan_to_num(as_seen(image[None], k, m)[0]) for m in modes]
-        titles = {"early": f"top {k} rows, read there", "notebook": f"top {k} rows, fed at the end",
-                  "occlusion": f"top {k} rows, then blanks"}  # fmt: skip
+        titles = {
+            "early": f"top {k} rows, read there",
+            "notebook": f"top {k} rows, fed at the end",
+            "occlusion": f"top {k} rows, then blanks",
+        }
         fig = digit_strip(np.stack(seen), [titles[m] for m in modes], height=300)
     elif chapter.figure == "draw":
         st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
@@ -82,8 +85,9 @@ def page() -> None:
     trace = cached_trace(loaded, image)
     lesson = chapters(lesson_dataset_facts(loaded, test), digit_facts(trace, image, label), digit)
     n = len(lesson)
-    top[0].selectbox("Jump to a chapter", list(range(1, n + 1)), key=STEP_KEY,
-                     format_func=lambda i: f"{i}. {lesson[i - 1].title}")  # fmt: skip
+    top[0].selectbox(
+        "Jump to a chapter", list(range(1, n + 1)), key=STEP_KEY, format_func=lambda i: f"{i}. {lesson[i - 1].title}"
+    )
     i = int(st.session_state[STEP_KEY])
     chapter = lesson[i - 1]
     st.progress(i / n, text=f"Chapter {i} of {n}")
@@ -93,8 +97,10 @@ def page() -> None:
     back.button("◀ Back", key="lesson_back", on_click=_move, args=(-1,), disabled=i == 1, width="stretch")
     nxt.button("Next ▶", key="lesson_next", on_click=_move, args=(1,), disabled=i == n, type="primary", width="stretch")
     show_view(chapter, trace, image, label)
-    st.caption(f"Every number above is computed from the selected model ({loaded.config.cell.upper()}, "
-               f"{loaded.config.hidden_size} units) and test digit #{digit}: pick another digit or model to check.")  # fmt: skip
+    st.caption(
+        f"Every number above is computed from the selected model ({loaded.config.cell.upper()}, "
+        f"{loaded.config.hidden_size} units) and test digit #{digit}: pick another digit or model to check."
+    )
 
 
 page()

@@ -64,11 +64,21 @@ def page() -> None:
 
     names = ["h", "c"] if loaded.config.cell == "lstm" else ["h"]
     c_state, c_n, c_band, c_sign = st.columns([1.2, 2, 1.6, 1.6], vertical_alignment="bottom")
-    name = c_state.radio("State", names, horizontal=True, key="neuron_state",
-                         help=None if len(names) == 2 else f"A {loaded.config.cell.upper()} has no cell state c.")
+    name = c_state.radio(
+        "State",
+        names,
+        horizontal=True,
+        key="neuron_state",
+        help=None if len(names) == 2 else f"A {loaded.config.cell.upper()} has no cell state c.",
+    )
     n = c_n.select_slider("Test digits in the sample", SIZES, value=1000, key="neuron_n")
-    band = c_band.radio("Spread band", list(BANDS), format_func=lambda b: "quartiles" if b == "quartiles" else "± std",
-                        horizontal=True, key="neuron_band")  # fmt: skip
+    band = c_band.radio(
+        "Spread band",
+        list(BANDS),
+        format_func=lambda b: "quartiles" if b == "quartiles" else "± std",
+        horizontal=True,
+        key="neuron_band",
+    )
     sign = c_sign.radio("Top digits", ["highest", "lowest"], horizontal=True, key="neuron_sign")
     if name not in names:
         name = "h"
@@ -98,41 +108,70 @@ def page() -> None:
     values = unit_values(sample, unit)  # (n, T)
     zmax = max(1.0, float(np.ceil(np.abs(sample).max() * 10) / 10)) if name == "c" else 1.0
     with left:
-        st.plotly_chart(cached_figure(unit_map_figure, grid, unit, name, zmax=zmax, title=title), key=MAP_KEY,
-                        on_select=_pick_from_map, selection_mode="points", config=CHART_CONFIG)  # fmt: skip
+        st.plotly_chart(
+            cached_figure(unit_map_figure, grid, unit, name, zmax=zmax, title=title),
+            key=MAP_KEY,
+            on_select=_pick_from_map,
+            selection_mode="points",
+            config=CHART_CONFIG,
+        )
         st.caption(CAPTIONS["map"] + (" " + CAPTIONS["c"] if name == "c" else ""))
 
     profile = class_profile(values, labels)
-    lower, upper = (profile.q25, profile.q75) if band == "quartiles" else (profile.mean - profile.std,
-                                                                         profile.mean + profile.std)  # fmt: skip
+    lower, upper = (
+        (profile.q25, profile.q75) if band == "quartiles" else (profile.mean - profile.std, profile.mean + profile.std)
+    )
     digit_values = None if trace is None else (trace.h if name == "h" else trace.c)[:, unit]
     with right:
         final = profile.mean[:, -1]
         spread = np.nanmax(profile.mean, 1) - np.nanmin(profile.mean, 1)
         m1, m2, m3 = st.columns(3)
         m1.metric(f"Unit {unit} of {name}", f"{values.mean():+.2f}", help="mean over the sample and all steps")
-        m2.metric("Highest class at row 28", int(np.nanargmax(final)), f"{np.nanmax(final):+.2f}", delta_color="off",
-                  delta_arrow="off")  # fmt: skip
-        m3.metric("Lowest class at row 28", int(np.nanargmin(final)), f"{np.nanmin(final):+.2f}", delta_color="off",
-                  delta_arrow="off")  # fmt: skip
+        m2.metric(
+            "Highest class at row 28",
+            int(np.nanargmax(final)),
+            f"{np.nanmax(final):+.2f}",
+            delta_color="off",
+            delta_arrow="off",
+        )
+        m3.metric(
+            "Lowest class at row 28",
+            int(np.nanargmin(final)),
+            f"{np.nanmin(final):+.2f}",
+            delta_color="off",
+            delta_arrow="off",
+        )
         changes = mean_step_changes(values)
         busiest = np.argsort(-changes, kind="stable")[:3] + 1
-        st.markdown(f"Moves most at rows **{', '.join(str(r) for r in sorted(busiest))}**; "
-                    f"the class averages span up to **{np.nanmax(spread):.2f}** over the steps.")  # fmt: skip
+        st.markdown(
+            f"Moves most at rows **{', '.join(str(r) for r in sorted(busiest))}**; "
+            f"the class averages span up to **{np.nanmax(spread):.2f}** over the steps."
+        )
         digit_changes = None if digit_values is None else step_changes(digit_values)
-        st.plotly_chart(cached_figure(changes_figure, changes, digit_changes, unit, name, height=420), key="neuron_fig_changes",
-                        config=CHART_CONFIG)  # fmt: skip
+        st.plotly_chart(
+            cached_figure(changes_figure, changes, digit_changes, unit, name, height=420),
+            key="neuron_fig_changes",
+            config=CHART_CONFIG,
+        )
         line = f" The black line is test digit #{index}." if index is not None else ""
         st.caption(CAPTIONS["changes"].format(name=name) + line)
 
     top = top_digits(values, TOP_K, 1 if sign == "highest" else -1)
     top_idx = idx[top.positions]
-    titles = [f"#{i}: a {test.labels[i]}<br>{v:+.2f} at row {s}" for i, v, s in zip(top_idx, top.values, top.steps)]
+    titles = [
+        f"#{i}: a {test.labels[i]}<br>{v:+.2f} at row {s}"
+        for i, v, s in zip(top_idx, top.values, top.steps, strict=False)
+    ]
     st.subheader(f"Test digits that drive unit {unit} {sign}")
-    st.plotly_chart(cached_figure(top_digits_figure, test.images[top_idx].numpy(), titles, top.steps), key="neuron_fig_top",
-                    config=CHART_CONFIG)  # fmt: skip
+    st.plotly_chart(
+        cached_figure(top_digits_figure, test.images[top_idx].numpy(), titles, top.steps),
+        key="neuron_fig_top",
+        config=CHART_CONFIG,
+    )
     st.caption(CAPTIONS["top"].format(way="highest" if sign == "highest" else "lowest (most negative)"))
-    profile_fig = cached_figure(class_profile_figure, profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label)
+    profile_fig = cached_figure(
+        class_profile_figure, profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label
+    )
     st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
     st.subheader("Which units matter?")

@@ -68,25 +68,42 @@ def page() -> None:
 
     ratio = space.explained_ratio
     cols = st.columns(4)
-    cols[0].metric(f"Spread kept by the {dims} axes", f"{ratio[:dims].sum():.0%}",
-                   help="explained variance ratio of the PCA axes")
+    cols[0].metric(
+        f"Spread kept by the {dims} axes", f"{ratio[:dims].sum():.0%}", help="explained variance ratio of the PCA axes"
+    )
     sep = space.separation[view]
     full = space.separation["h"].centroid_accuracy[-1]
-    cols[1].metric("Nearest-centre accuracy, row 1 → 28",
-                   f"{sep.centroid_accuracy[0]:.0%} → {sep.centroid_accuracy[-1]:.0%}",
-                   help=f"in the {view} picture; in all {H} dimensions: {full:.0%}")  # fmt: skip
+    cols[1].metric(
+        "Nearest-centre accuracy, row 1 → 28",
+        f"{sep.centroid_accuracy[0]:.0%} → {sep.centroid_accuracy[-1]:.0%}",
+        help=f"in the {view} picture; in all {H} dimensions: {full:.0%}",
+    )
     cols[2].metric("Highlighted digit", f"#{index}: a {label}")
-    cols[3].metric("Model's answer for it", prediction, "correct ✓" if prediction == label else "wrong ✗",
-                   delta_color="normal" if prediction == label else "inverse", delta_arrow="off")
+    cols[3].metric(
+        "Model's answer for it",
+        prediction,
+        "correct ✓" if prediction == label else "wrong ✗",
+        delta_color="normal" if prediction == label else "inverse",
+        delta_arrow="off",
+    )
 
-    fig = cached_figure(trajectories_figure, space.coords(dims), space.labels, highlight=path, highlight_name=f"digit #{index}",
-                              explained=ratio, tail=int(tail))
+    fig = cached_figure(
+        trajectories_figure,
+        space.coords(dims),
+        space.labels,
+        highlight=path,
+        highlight_name=f"digit #{index}",
+        explained=ratio,
+        tail=int(tail),
+    )
     st.plotly_chart(fig, key="space_fig_paths", config=CHART_CONFIG)
     st.caption(HOW_TO)
 
     st.subheader("Do the classes separate?")
-    curves = {f"nearest centre, all {H} dimensions": space.separation["h"].centroid_accuracy,
-              f"nearest centre, in the {view} picture": sep.centroid_accuracy}
+    curves = {
+        f"nearest centre, all {H} dimensions": space.separation["h"].centroid_accuracy,
+        f"nearest centre, in the {view} picture": sep.centroid_accuracy,
+    }
     readout = step_accuracy(space.predictions, space.labels)
     st.plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation", config=CHART_CONFIG)
     st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))

@@ -32,10 +32,18 @@ def _apply_preset() -> None:
 
 def _spec() -> JobSpec:
     s = st.session_state
-    return JobSpec(preset=s["train_preset"], epochs=int(s["train_epochs"]), hidden_size=int(s["train_hidden"]),
-                   lr=float(s["train_lr"]), batch_size=int(s["train_batch"]), seed=int(s["train_seed"]),
-                   n_train=int(s["train_n"]), name=s["train_name"].strip() or None,
-                   data_dir=str(resolve_data_dir(data_dir_option())), models_dir=str(user_models_dir()))
+    return JobSpec(
+        preset=s["train_preset"],
+        epochs=int(s["train_epochs"]),
+        hidden_size=int(s["train_hidden"]),
+        lr=float(s["train_lr"]),
+        batch_size=int(s["train_batch"]),
+        seed=int(s["train_seed"]),
+        n_train=int(s["train_n"]),
+        name=s["train_name"].strip() or None,
+        data_dir=str(resolve_data_dir(data_dir_option())),
+        models_dir=str(user_models_dir()),
+    )
 
 
 def _start() -> None:
@@ -57,25 +65,33 @@ def _settings(running: bool) -> None:
     if "train_lr" not in st.session_state:
         _apply_preset()
     c = st.columns(4)
-    c[0].selectbox("Preset", list(PRESETS), key="train_preset", on_change=_apply_preset,
-                   help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()), disabled=running)
+    c[0].selectbox(
+        "Preset",
+        list(PRESETS),
+        key="train_preset",
+        on_change=_apply_preset,
+        help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()),
+        disabled=running,
+    )
     c[1].number_input("Epochs", min_value=1, max_value=50, step=1, key="train_epochs", disabled=running)
     c[2].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
     c[3].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
     c = st.columns(4)
-    c[0].number_input("Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.4f", key="train_lr",
-                      disabled=running)
+    c[0].number_input(
+        "Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.4f", key="train_lr", disabled=running
+    )
     c[1].select_slider("Batch size", BATCH_SIZES, key="train_batch", disabled=running)
     c[2].number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed", disabled=running)
-    c[3].text_input("Name (optional)", key="train_name", max_chars=60, placeholder="e.g. class-demo",
-                    disabled=running)
+    c[3].text_input("Name (optional)", key="train_name", max_chars=60, placeholder="e.g. class-demo", disabled=running)
 
 
 def page() -> None:
     st.title("Train a model")
-    st.markdown("Train a fresh network on MNIST while you watch. Each run is saved as a **new** checkpoint "
-                f"in `{user_models_dir()}` (the shipped models are never touched) and appears in the sidebar's "
-                "model list, so every page can use it.")
+    st.markdown(
+        "Train a fresh network on MNIST while you watch. Each run is saved as a **new** checkpoint "
+        f"in `{user_models_dir()}` (the shipped models are never touched) and appears in the sidebar's "
+        "model list, so every page can use it."
+    )
     links.sync("train")
     owner = ui.owner()
     job = ui.registry().job_for(owner)
@@ -84,24 +100,45 @@ def page() -> None:
     ui.past_runs_panel()
     missing = None if running else training_data_missing(data_dir_option())
     if missing:
-        st.info("Training needs the MNIST training set, which this server does not have. Every other page works "
-                "without it.\n\n" + escape_markdown(missing.replace("\n", " "), 1200), icon=":material/info:")
+        st.info(
+            "Training needs the MNIST training set, which this server does not have. Every other page works "
+            "without it.\n\n" + escape_markdown(missing.replace("\n", " "), 1200),
+            icon=":material/info:",
+        )
     _settings(running or bool(missing))
     try:
         spec = _spec()
         estimate = None if missing or running else ui.estimate(spec)
-        st.caption(f"{spec.steps_per_epoch():,} batches per epoch, {spec.total_steps():,} in all; the accuracy "
-                   f"curve is measured {spec.live_evals_per_epoch()} times an epoch on {spec.eval_size:,} training digits held out from the run, "
-                   "the saved model on all 10,000."
-                   + (f" **Rough estimate: about {format_duration(estimate)}** on this server (one core), if nothing "
-                      "else runs." if estimate else ""))
+        st.caption(
+            f"{spec.steps_per_epoch():,} batches per epoch, {spec.total_steps():,} in all; the accuracy "
+            f"curve is measured {spec.live_evals_per_epoch()} times an epoch on {spec.eval_size:,} training digits held out from the run, "
+            "the saved model on all 10,000."
+            + (
+                f" **Rough estimate: about {format_duration(estimate)}** on this server (one core), if nothing "
+                "else runs."
+                if estimate
+                else ""
+            )
+        )
     except ValueError as exc:
         st.error(f"Cannot start: {escape_markdown(exc, 300)}")
     b1, b2, _ = st.columns([2, 1, 5])
-    b1.button("Start training", key="train_start", on_click=_start, disabled=running or bool(missing),
-              type="primary", icon=":material/play_arrow:")
-    b2.button("Stop", key="train_stop", on_click=ui.stop, disabled=not running or snap.stop_requested,
-              icon=":material/stop:", help="end after the current batch and keep the best model so far")
+    b1.button(
+        "Start training",
+        key="train_start",
+        on_click=_start,
+        disabled=running or bool(missing),
+        type="primary",
+        icon=":material/play_arrow:",
+    )
+    b2.button(
+        "Stop",
+        key="train_stop",
+        on_click=ui.stop,
+        disabled=not running or snap.stop_requested,
+        icon=":material/stop:",
+        help="end after the current batch and keep the best model so far",
+    )
     kind, text = st.session_state.get("train_error", (None, None))
     if kind == "error":
         st.error(escape_markdown(text, 600))

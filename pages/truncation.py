@@ -23,12 +23,12 @@ ensure_navigation()
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
 EXPLAIN = {
     "notebook": "The first k rows are moved to the **end** of the sequence, after 28 − k blank rows, so the network "
-                "reads a blank start and then the top of the digit and answers at step 28. This is the original "
-                f"notebook's experiment; it reported **{PUBLISHED[1]:.1%} with {PUBLISHED[0]} rows**.",
+    "reads a blank start and then the top of the digit and answers at step 28. This is the original "
+    f"notebook's experiment; it reported **{PUBLISHED[1]:.1%} with {PUBLISHED[0]} rows**.",
     "early": "The network reads the first k rows and answers **at once**: the readout is applied to the hidden "
-             "state after step k. Nothing is padded; this is how sure the model is while it is still reading.",
+    "state after step k. Nothing is padded; this is how sure the model is while it is still reading.",
     "occlusion": "The network reads all 28 steps, but the rows after k are **blanked**, as if the bottom of the "
-                 "digit were covered; it answers at step 28.",
+    "digit were covered; it answers at step 28.",
 }
 
 
@@ -45,10 +45,13 @@ def show(result: TruncationResult, test: Split) -> None:
     k = right.slider("Rows read (k)", 1, 28, PUBLISHED[0], key="trunc_k")
 
     cols = st.columns(len(MODES) + 1)
-    for col, m in zip(cols, MODES):
+    for col, m in zip(cols, MODES, strict=False):
         col.metric(f"{SHORT[m]}, {k} rows", f"{result.accuracy[m][k - 1]:.2%}")
-    cols[-1].metric(f"published, {PUBLISHED[0]} rows", f"{PUBLISHED[1]:.1%}",
-                    help="The original notebook's result in notebook mode, for comparison with this model.")
+    cols[-1].metric(
+        f"published, {PUBLISHED[0]} rows",
+        f"{PUBLISHED[1]:.1%}",
+        help="The original notebook's result in notebook mode, for comparison with this model.",
+    )
 
     curves = {m: result.accuracy[m] for m in MODES}
     st.plotly_chart(cached_figure(curves_figure, curves, k=k, published=PUBLISHED), key="trunc_fig_curves")
@@ -56,23 +59,35 @@ def show(result: TruncationResult, test: Split) -> None:
     st.caption(
         f"With {PUBLISHED[0]} rows this model scores {result.accuracy['notebook'][PUBLISHED[0] - 1]:.1%} in notebook "
         f"mode, against the notebook's published {PUBLISHED[1]:.1%}. Notebook mode and early readout differ by at "
-        f"most {gap:.1%} at any k" + (": an MNIST digit starts with blank rows anyway, so a few more in front "
-                                       "change little." if gap < 0.02 else ".")
+        f"most {gap:.1%} at any k"
+        + (
+            ": an MNIST digit starts with blank rows anyway, so a few more in front change little."
+            if gap < 0.02
+            else "."
+        )
     )
 
     a, b = st.columns(2)
-    a.plotly_chart(cached_figure(per_class_figure, result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
-                   key="trunc_fig_per_class")
-    b.plotly_chart(cached_figure(confusion_figure, result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
-                   key="trunc_fig_confusion")
+    a.plotly_chart(
+        cached_figure(per_class_figure, result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
+        key="trunc_fig_per_class",
+    )
+    b.plotly_chart(
+        cached_figure(confusion_figure, result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
+        key="trunc_fig_confusion",
+    )
 
     st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
     idx = _examples(test)
     seen = as_seen(test.images[idx].numpy(), k, mode)
-    st.plotly_chart(cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
-                    key="trunc_fig_strip")
-    st.caption("The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
-               + (", and the rows not read yet are shaded." if mode == "early" else "."))
+    st.plotly_chart(
+        cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
+        key="trunc_fig_strip",
+    )
+    st.caption(
+        "The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
+        + (", and the rows not read yet are shaded." if mode == "early" else ".")
+    )
 
     st.subheader("Rows needed to decide")
     steps = result.decision_step[mode]
@@ -108,8 +123,10 @@ def page() -> None:
         poll_jobs({"": job}, "Computing the curves for this model over the test set (first time only)")
         return
     if result.n != len(test):
-        st.caption(f"The curves are the full test set's ({result.n:,} digits, precomputed for this model); "
-                   "the example digits come from the bundled sample.")
+        st.caption(
+            f"The curves are the full test set's ({result.n:,} digits, precomputed for this model); "
+            "the example digits come from the bundled sample."
+        )
     show(result, test)
 
 

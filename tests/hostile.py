@@ -78,8 +78,10 @@ def lying_zip_sizes_pt() -> bytes:
 def legacy_pickle_bomb() -> bytes:
     """A bare pickle (PyTorch's pre-1.6 layout) whose persistent id asks for a 4 GB storage."""
     header = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)  # torch's legacy magic number
-    return header + b"\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" \
+    return (
+        header + b"\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00"
         b"0X\x03\x00\x00\x00cpuJ\x00\x00\x00@tQ."
+    )
 
 
 class _Reduce:
@@ -100,8 +102,7 @@ def hostile_pickles(marker: str) -> dict[str, bytes]:
         "builtins.exec in torch.save": torch_bytes({"x": _Reduce(exec, (f"open({marker!r}, 'w')",))}),
         "eval in a bare pickle": pickle.dumps({"x": _Reduce(eval, (f"open({marker!r}, 'w')",))}, protocol=2),
         "os.system in a bare pickle (protocol 4)": pickle.dumps(_Reduce(os.system, (touch,)), protocol=4),
-        "subprocess in torch.save": torch_bytes(
-            {"x": _Reduce(__import__("subprocess").call, (["touch", marker],))}),
+        "subprocess in torch.save": torch_bytes({"x": _Reduce(__import__("subprocess").call, (["touch", marker],))}),
         "os.system pickle named .safetensors": pickle.dumps(_Reduce(os.system, (touch,)), protocol=2),
     }
     return kinds
@@ -123,8 +124,9 @@ def wrong_shape_safetensors(input_size: int = 28, n_classes: int = 10, with_meta
 
 def markdown_recipe_safetensors() -> bytes:
     model = build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0)
-    return checkpoint_bytes(model, {"recipe": {"preset": "[free A+ here](https://evil.example) **now**"},
-                                    "test_accuracy": 0.5})
+    return checkpoint_bytes(
+        model, {"recipe": {"preset": "[free A+ here](https://evil.example) **now**"}, "test_accuracy": 0.5}
+    )
 
 
 def nan_safetensors() -> bytes:
@@ -135,6 +137,7 @@ def nan_safetensors() -> bytes:
 
 def png_bytes(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of width x height, all zero: tiny on disk whatever its size."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 

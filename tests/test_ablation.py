@@ -53,7 +53,7 @@ def test_each_bar_is_a_direct_evaluation(cell, small):
     model = varied(cell, seed=2)
     seen = []
     result = ab.unit_ablation(model, small, progress=lambda f, m: seen.append(f), batch_size=80)
-    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:]))
+    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:], strict=False))
     base = float(np.mean((model(small.images).argmax(-1) == small.labels).numpy()))
     assert result.base_accuracy == pytest.approx(base)
     for sort in (False, True):

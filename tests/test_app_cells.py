@@ -23,8 +23,11 @@ CHARTS = ("cells_fig_accuracy", "cells_fig_truncation", "cells_fig_sensitivity",
 def tiny_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cell_models")
     for i, cell in enumerate(CELLS):
-        save_checkpoint(folder / f"{cell}.safetensors",
-                        build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16), seed=40 + i), {})  # fmt: skip
+        save_checkpoint(
+            folder / f"{cell}.safetensors",
+            build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16), seed=40 + i),
+            {},
+        )
     return folder
 
 

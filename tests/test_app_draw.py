@@ -29,8 +29,10 @@ def draw_on_canvas(at, rgba: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    at.session_state[key] = {"drawing": {"raw": {"version": "6", "objects": [{"type": "Path"}]}, "data": url},
-                             "backgroundFit": None}  # fmt: skip
+    at.session_state[key] = {
+        "drawing": {"raw": {"version": "6", "objects": [{"type": "Path"}]}, "data": url},
+        "backgroundFit": None,
+    }
 
 
 def stroke_picture(points: list[tuple[int, int]], width: int = 22) -> np.ndarray:

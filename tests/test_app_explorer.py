@@ -37,8 +37,9 @@ chart = chart_by_key
 def metrics(at) -> dict[str, str]:
     """The explorer's summary line: test digit, true label, the model's answer, verdict."""
     (line,) = [m.value for m in at.markdown if m.value.startswith("**Test digit #")]
-    found = re.search(r"#(\d+)\*\* · true label \*\*(\d+)\*\* · the model answers \*\*(\d+)\*\* \(p = ([\d.]+)\) · (.+)$",
-                      line)  # fmt: skip
+    found = re.search(
+        r"#(\d+)\*\* · true label \*\*(\d+)\*\* · the model answers \*\*(\d+)\*\* \(p = ([\d.]+)\) · (.+)$", line
+    )
     assert found, line
     index, label, answer, _, verdict = found.groups()
     return {"Test digit": f"#{index}", "True label": label, "Model's answer": answer, "Verdict": verdict}
@@ -74,8 +75,10 @@ def test_explorer_sends_the_chosen_digits_trace_once_and_opens_at_the_answer(exp
     settle = settle_step(trace.probs)
     assert first["settle"] == settle
     note = [m.value for m in at.markdown if m.value.startswith("Opens at")]
-    expected = (f"Opens at the last row (step 28 of 28): the model's answer. The answer **settles at step "
-                f"{settle}**: from row {settle} on, the best guess stays **{trace.prediction}**.")  # fmt: skip
+    expected = (
+        f"Opens at the last row (step 28 of 28): the model's answer. The answer **settles at step "
+        f"{settle}**: from row {settle} on, the best guess stays **{trace.prediction}**."
+    )
     assert note == [expected]
     assert not at.slider  # no server-side step slider: stepping happens in the browser
 

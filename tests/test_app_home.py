@@ -11,8 +11,15 @@ from lstmviz.checkpoint import load_checkpoint
 from lstmviz.data import ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
 
-PAGES = ["pages/explorer.py", "pages/draw.py", "pages/truncation.py", "pages/state_space.py", "pages/neurons.py",
-         "pages/cells.py", "pages/train.py"]
+PAGES = [
+    "pages/explorer.py",
+    "pages/draw.py",
+    "pages/truncation.py",
+    "pages/state_space.py",
+    "pages/neurons.py",
+    "pages/cells.py",
+    "pages/train.py",
+]
 
 
 def _texts(at) -> str:

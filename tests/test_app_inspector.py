@@ -58,8 +58,11 @@ def check_inspector(at, p: str, model, image: np.ndarray, unit: int, step: int) 
     assert reading(us)[0] in text
     pix = chart_by_key(at, f"{p}insp_fig_pixels")
     np.testing.assert_allclose(np.asarray(decode(pix["data"][0]["z"]), np.float64)[0], image[step - 1], atol=1e-6)
-    np.testing.assert_allclose(np.asarray(decode(pix["data"][1]["z"]), np.float64),
-                               np.stack([g.pixel_push for g in us.gates.values()]), atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        np.asarray(decode(pix["data"][1]["z"]), np.float64),
+        np.stack([g.pixel_push for g in us.gates.values()]),
+        atol=1e-5,
+    )
 
 
 def check_experiment(at, p: str, model, image: np.ndarray, iv: Intervention) -> None:
@@ -80,8 +83,11 @@ def click_through(at, p: str, model, image: np.ndarray) -> None:
     at.radio(key=f"{p}insp_pixel_show").set_value("weights").run()
     us = unit_step(model, image, 7, 12)
     pix = chart_by_key(at, f"{p}insp_fig_pixels")
-    np.testing.assert_allclose(np.asarray(decode(pix["data"][1]["z"]), np.float64),
-                               np.stack([g.pixel_weights for g in us.gates.values()]), atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        np.asarray(decode(pix["data"][1]["z"]), np.float64),
+        np.stack([g.pixel_weights for g in us.gates.values()]),
+        atol=1e-5,
+    )
     at.radio(key=f"{p}insp_pixel_show").set_value("push").run()
     kinds = at.radio(key=f"{p}insp_exp").options
     assert ("Clamp" in " ".join(kinds)) == (cell != "rnn")
@@ -160,7 +166,11 @@ def test_a_clicked_cell_picks_unit_and_step(cell, test_split):
     assert any("Picked from the **h** heatmap" in c.value for c in at.caption)
     at.number_input(key="t_insp_unit").set_value(43).run()  # typing after a click wins ...
     check_inspector(at, "t_", model, image, 43, 20)
-    at.session_state["picked"] = {"view": "c" if cell == "lstm" else "h", "unit": 500, "step": 0}  # ... until the next click
+    at.session_state["picked"] = {
+        "view": "c" if cell == "lstm" else "h",
+        "unit": 500,
+        "step": 0,
+    }  # ... until the next click
     at.run()
     ok(at)
     check_inspector(at, "t_", model, image, 127, 1)  # clipped to the model's units and steps
@@ -186,8 +196,14 @@ def click_bar(at, key: str, unit: int):
     """What the browser sends when a bar is clicked: the chart's selection as its widget state."""
     states = WidgetStates()
     states.CopyFrom(at._tree.get_widget_states())
-    event = {"selection": {"points": [{"curve_number": 0, "point_number": unit, "x": unit, "customdata": unit}],
-                           "point_indices": [unit], "box": [], "lasso": []}}  # fmt: skip
+    event = {
+        "selection": {
+            "points": [{"curve_number": 0, "point_number": unit, "x": unit, "customdata": unit}],
+            "point_indices": [unit],
+            "box": [],
+            "lasso": [],
+        }
+    }
     (el,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
     state = states.widgets.add()
     state.id = el.proto.id

@@ -42,8 +42,11 @@ def tiny_user_model(data_dir) -> Path:
 
     folder = Path(os.environ["LSTMVIZ_MODELS_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    return save_checkpoint(folder / "links-tiny.safetensors", build_model(ModelConfig(hidden_size=16, proj_size=16),
-                                                                          seed=0), {"test_accuracy": 0.1})  # fmt: skip
+    return save_checkpoint(
+        folder / "links-tiny.safetensors",
+        build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0),
+        {"test_accuracy": 0.1},
+    )
 
 
 def open_with_state(page: str, model: Path, state: dict) -> AppTest:

@@ -45,9 +45,16 @@ def click_unit(at, unit: int, step: int = 5):
     (AppTest has no API for chart selections, so the state is added to the next run's widget states)."""
     states = WidgetStates()
     states.CopyFrom(at._tree.get_widget_states())
-    event = {"selection": {"points": [{"curve_number": 1, "point_number": unit * 28 + step - 1, "x": step, "y": unit,
-                                       "customdata": unit}], "point_indices": [unit * 28 + step - 1], "box": [],
-                           "lasso": []}}  # fmt: skip
+    event = {
+        "selection": {
+            "points": [
+                {"curve_number": 1, "point_number": unit * 28 + step - 1, "x": step, "y": unit, "customdata": unit}
+            ],
+            "point_indices": [unit * 28 + step - 1],
+            "box": [],
+            "lasso": [],
+        }
+    }
     state = states.widgets.add()
     state.id = element(at, "neuron_map").proto.id
     state.string_value = json.dumps(event)
@@ -74,8 +81,9 @@ def test_changing_the_unit_changes_the_figures(neurons_page):
     assert not neurons_page.exception
     after = {k: chart(neurons_page, k) for k in before}
     assert not np.allclose(profile_means(after["neuron_fig_profile"]), profile_means(before["neuron_fig_profile"]))
-    assert not np.allclose(decode(after["neuron_fig_changes"]["data"][0]["y"]),
-                           decode(before["neuron_fig_changes"]["data"][0]["y"]))  # fmt: skip
+    assert not np.allclose(
+        decode(after["neuron_fig_changes"]["data"][0]["y"]), decode(before["neuron_fig_changes"]["data"][0]["y"])
+    )
     assert after["neuron_map"]["layout"]["shapes"][0]["y0"] == 41.5
     assert "Unit 42" in after["neuron_fig_profile"]["layout"]["title"]["text"]
 

@@ -73,8 +73,7 @@ def test_recipe_text_from_an_upload_is_plain_text(app, models_dir):
     assert "\\[free A\\+ here\\]\\(https\\:" in caption
 
 
-@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "the disk is full"),
-                                         (errno.EROFS, "read-only file system")])
+@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only file system")])
 def test_full_or_read_only_models_folder(app, models_dir, monkeypatch, code, words):
     def fail(*args, **kwargs):
         raise OSError(code, os.strerror(code))
@@ -90,8 +89,9 @@ def test_models_folder_cap(app, models_dir, monkeypatch):
     monkeypatch.setenv(MAX_MODELS_ENV_VAR, "1")
     at = _upload(app, "first.pt", hostile.torch_bytes(hostile.tiny_state()))
     assert not at.sidebar.error and at.session_state[MODEL_KEY].endswith("first.safetensors")
-    at.file_uploader(key="sidebar_upload").set_value(("second.pt", hostile.torch_bytes(hostile.tiny_state(seed=1)),
-                                                      "application/octet-stream")).run()
+    at.file_uploader(key="sidebar_upload").set_value(
+        ("second.pt", hostile.torch_bytes(hostile.tiny_state(seed=1)), "application/octet-stream")
+    ).run()
     text = _error_text(at)
     assert "models folder is full" in text and MAX_MODELS_ENV_VAR in text
     assert sorted(p.name for p in models_dir.glob("*.safetensors")) == ["first.safetensors"]  # nothing deleted
@@ -120,9 +120,11 @@ def test_lazily_imported_modules_are_imported_at_start_up():
     import sys
     from pathlib import Path
 
-    code = ("import sys; import lstmviz.ui; "
-            "print('pandas' in sys.modules and sys.modules['pandas'].__dict__.get('Series') is not None, "
-            "'plotly.graph_objs._scatter' in sys.modules and 'plotly.graph_objs._heatmap' in sys.modules)")
+    code = (
+        "import sys; import lstmviz.ui; "
+        "print('pandas' in sys.modules and sys.modules['pandas'].__dict__.get('Series') is not None, "
+        "'plotly.graph_objs._scatter' in sys.modules and 'plotly.graph_objs._heatmap' in sys.modules)"
+    )
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
     assert out.stdout.split() == ["True", "True"]

@@ -100,6 +100,7 @@ def test_a_second_session_waits_and_stop_keeps_the_best(app, models_dir):
 
 # --- issue 15 / 16.6: no training data, a folder that cannot take the model, a restart mid-run ------
 
+
 def test_without_training_data_start_is_not_offered(app, tmp_path, monkeypatch):
     from lstmviz.data import ENV_VAR
 
@@ -150,14 +151,33 @@ def test_after_a_restart_the_page_says_what_happened_to_the_run(app, models_dir,
     from lstmviz.jobs import journal_path
 
     models_dir.mkdir(parents=True)
-    kept = save_checkpoint(models_dir / "class-demo.safetensors", tiny_model,
-                           {"run_id": "r1", "source": "trained", "recipe": {"preset": "default"}})
-    journal_path(models_dir, "r1").write_text(json.dumps(
-        {"run_id": "r1", "state": "running", "pid": 2**22 + 12345, "started_at": time.time() - 60,
-         "description": "LSTM with 16 hidden units, default preset, 5 epochs on 2,000 images"}))
-    journal_path(models_dir, "r2").write_text(json.dumps(
-        {"run_id": "r2", "state": "running", "pid": 2**22 + 12346, "started_at": time.time() - 30,
-         "description": "GRU with 64 hidden units, default preset, 1 epoch on 60,000 images"}))
+    kept = save_checkpoint(
+        models_dir / "class-demo.safetensors",
+        tiny_model,
+        {"run_id": "r1", "source": "trained", "recipe": {"preset": "default"}},
+    )
+    journal_path(models_dir, "r1").write_text(
+        json.dumps(
+            {
+                "run_id": "r1",
+                "state": "running",
+                "pid": 2**22 + 12345,
+                "started_at": time.time() - 60,
+                "description": "LSTM with 16 hidden units, default preset, 5 epochs on 2,000 images",
+            }
+        )
+    )
+    journal_path(models_dir, "r2").write_text(
+        json.dumps(
+            {
+                "run_id": "r2",
+                "state": "running",
+                "pid": 2**22 + 12346,
+                "started_at": time.time() - 30,
+                "description": "GRU with 64 hidden units, default preset, 1 epoch on 60,000 images",
+            }
+        )
+    )
     app.run()
     app.switch_page("pages/train.py").run()
     texts = [_plain(i.value) for i in app.info]

@@ -56,10 +56,17 @@ def trace64(model, image: np.ndarray) -> Trace:
     m64 = copy.deepcopy(model).double()
     out = unroll(m64, torch.as_tensor(image[None], dtype=torch.float64))
     names = GATES[model.config.cell]
-    return Trace(cell=model.config.cell, rows=image[None].astype(np.float64)[0], projected=out["projected"][0].numpy(),
-                 gates={g: out[g][0].numpy() for g in names}, h=out["h"][0].numpy(),
-                 c=out["c"][0].numpy() if "c" in out else None, logits=out["logits"][0].numpy(),
-                 probs=torch.softmax(out["logits"][0], -1).numpy(), gate_names=names)  # fmt: skip
+    return Trace(
+        cell=model.config.cell,
+        rows=image[None].astype(np.float64)[0],
+        projected=out["projected"][0].numpy(),
+        gates={g: out[g][0].numpy() for g in names},
+        h=out["h"][0].numpy(),
+        c=out["c"][0].numpy() if "c" in out else None,
+        logits=out["logits"][0].numpy(),
+        probs=torch.softmax(out["logits"][0], -1).numpy(),
+        gate_names=names,
+    )
 
 
 def check_model(path: Path, image: np.ndarray, units, steps) -> None:
@@ -88,7 +95,9 @@ def check_model(path: Path, image: np.ndarray, units, steps) -> None:
                 i, f, gg, o = (us.gates[n].value for n in GATES["lstm"])
                 c_prev = float(trace.c[step - 2, unit]) if step > 1 else 0.0
                 c = f * c_prev + i * gg
-                assert us.kept == pytest.approx(f * c_prev, abs=1e-12) and us.written == pytest.approx(i * gg, abs=1e-12)
+                assert us.kept == pytest.approx(f * c_prev, abs=1e-12) and us.written == pytest.approx(
+                    i * gg, abs=1e-12
+                )
                 np.testing.assert_allclose(c, trace.c[step - 1, unit], atol=1e-6, rtol=1e-6)
                 np.testing.assert_allclose(o * np.tanh(c), trace.h[step - 1, unit], atol=1e-6)
             elif cell == "gru":

@@ -108,7 +108,7 @@ def test_integrated_gradients_completeness(digits, cell, score):
 def test_completeness_on_the_trained_model(shipped, digits):
     """A trained LSTM saturates, which makes the path sharp: more points are used until the sum adds up."""
     images, labels = digits
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=False):
         res = integrated_gradients(shipped, image, int(label), "logit")
         delta = res.value - res.baseline_value
         assert delta > 1.0  # the digit raises its own class's logit well above the blank image's

@@ -16,8 +16,17 @@ import pytest
 pytestmark = pytest.mark.browser
 
 TITLE = re.compile(r"^Truncation: how accuracy falls")
-NAV_TITLES = ["Guided lesson", "Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
-              "Cell comparison", "Train a model"]  # the titles app.py gives its pages
+NAV_TITLES = [
+    "Guided lesson",
+    "Home",
+    "Step-through explorer",
+    "Draw a digit",
+    "Truncation",
+    "Hidden-state space",
+    "Neuron explorer",
+    "Cell comparison",
+    "Train a model",
+]  # the titles app.py gives its pages
 
 
 def test_first_request_to_truncation_shows_the_page_with_the_sidebar(browser, server):

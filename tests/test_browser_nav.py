@@ -15,11 +15,21 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-TITLES = ["Guided lesson", "Home", "Step-through explorer", "Draw a digit", "Truncation", "Hidden-state space", "Neuron explorer",
-          "Cell comparison", "Train a model"]  # fmt: skip
+TITLES = [
+    "Guided lesson",
+    "Home",
+    "Step-through explorer",
+    "Draw a digit",
+    "Truncation",
+    "Hidden-state space",
+    "Neuron explorer",
+    "Cell comparison",
+    "Train a model",
+]
 # names Streamlit gives the files of pages/ ("state_space.py" -> "state space"), except those equal to a title
 FILE_NAMES = ({p.stem.replace("_", " ").lower() for p in (ROOT / "pages").glob("*.py")} | {"app"}) - {
-    t.lower() for t in TITLES}
+    t.lower() for t in TITLES
+}
 
 RECORDER = """
 window.__sidebarTexts = [];

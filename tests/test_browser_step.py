@@ -49,8 +49,13 @@ def explorer(browser, server):  # noqa: F811
     pg = context.new_page()
     pg.set_default_timeout(90_000)
     frames: list[tuple[str, int]] = []
-    pg.on("websocket", lambda ws: (ws.on("framesent", lambda p: frames.append(("sent", len(p)))),
-                                   ws.on("framereceived", lambda p: frames.append(("received", len(p))))))  # fmt: skip
+    pg.on(
+        "websocket",
+        lambda ws: (
+            ws.on("framesent", lambda p: frames.append(("sent", len(p)))),
+            ws.on("framereceived", lambda p: frames.append(("received", len(p)))),
+        ),
+    )
     pg.goto(server)
     pg.locator(".st-key-app_menu").get_by_role("link", name="Step-through explorer").click()
     pg.locator(".lsv-bar").wait_for()

@@ -27,8 +27,14 @@ from lstmviz.checkpoint import (
 )
 from lstmviz.model import ModelConfig, build_model
 
-METRICS = {"test_accuracy": 0.9876, "recipe": {"preset": "default", "lr": 0.003}, "epochs": 2.5, "seed": 4,
-           "date": "2026-11-29", "history": [{"epoch": 1.0, "test_accuracy": 0.9}]}
+METRICS = {
+    "test_accuracy": 0.9876,
+    "recipe": {"preset": "default", "lr": 0.003},
+    "epochs": 2.5,
+    "seed": 4,
+    "date": "2026-11-29",
+    "history": [{"epoch": 1.0, "test_accuracy": 0.9}],
+}
 
 
 def _tensors(model) -> dict[str, torch.Tensor]:
@@ -47,8 +53,12 @@ def _meta(config: ModelConfig) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "config",
-    [ModelConfig(hidden_size=16, proj_size=16), ModelConfig(hidden_size=24, proj_size=8, cell="gru"),
-     ModelConfig(hidden_size=12, proj_size=20, cell="rnn"), ModelConfig(hidden_size=16, proj_size=16, forget_bias=2.0)],
+    [
+        ModelConfig(hidden_size=16, proj_size=16),
+        ModelConfig(hidden_size=24, proj_size=8, cell="gru"),
+        ModelConfig(hidden_size=12, proj_size=20, cell="rnn"),
+        ModelConfig(hidden_size=16, proj_size=16, forget_bias=2.0),
+    ],
     ids=["lstm", "gru", "rnn", "lstm-bias2"],
 )
 def test_round_trip_is_exact(tmp_path, config):
@@ -109,6 +119,7 @@ def test_default_checkpoint_loads():
 
 # --- atomic writes ---------------------------------------------------------------------------------
 
+
 def test_atomic_write_leaves_no_temp_files(tmp_path, tiny_model):
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, tiny_model, {"a": 1})
@@ -153,6 +164,7 @@ def test_interrupted_write_keeps_previous_file(tmp_path, monkeypatch):
 
 
 # --- bad files -------------------------------------------------------------------------------------
+
 
 def _assert_rejected(path: Path, *words: str) -> str:
     with pytest.raises(CheckpointError) as err:
@@ -232,8 +244,16 @@ def test_integer_weights(tmp_path, tiny_model):
 
 @pytest.mark.parametrize(
     "config",
-    ["{not json", "[1, 2, 3]", '"lstm"', "null", json.dumps({"cell": "transformer"}),
-     json.dumps({"hidden_size": -1}), json.dumps({"hidden_size": "big"}), json.dumps({"forget_bias": "x"})],
+    [
+        "{not json",
+        "[1, 2, 3]",
+        '"lstm"',
+        "null",
+        json.dumps({"cell": "transformer"}),
+        json.dumps({"hidden_size": -1}),
+        json.dumps({"hidden_size": "big"}),
+        json.dumps({"forget_bias": "x"}),
+    ],
 )
 def test_bad_metadata(tmp_path, tiny_model, config):
     meta = {"format": FORMAT, "config": config, "metrics": "{}"}
@@ -259,6 +279,7 @@ def test_foreign_safetensors_without_our_metadata(tmp_path, tiny_model):
 
 
 # --- PyTorch .pt files: never unpickled -------------------------------------------------------------
+
 
 class _Hostile:
     def __init__(self, marker: Path) -> None:
@@ -301,8 +322,11 @@ def test_hostile_pickle_is_refused(tmp_path, tiny_model, kind, container):
 
 @pytest.mark.parametrize(
     "config",
-    [ModelConfig(hidden_size=16, proj_size=16), ModelConfig(hidden_size=20, proj_size=12, cell="gru"),
-     ModelConfig(hidden_size=8, proj_size=24, cell="rnn")],
+    [
+        ModelConfig(hidden_size=16, proj_size=16),
+        ModelConfig(hidden_size=20, proj_size=12, cell="gru"),
+        ModelConfig(hidden_size=8, proj_size=24, cell="rnn"),
+    ],
     ids=["lstm", "gru", "rnn"],
 )
 @pytest.mark.parametrize("wrap", ["plain", "state_dict key", "DataParallel prefix"])
@@ -326,10 +350,20 @@ def test_pt_that_is_not_a_state_dict(tmp_path):
     torch.save([torch.zeros(3)], path)
     _assert_rejected(path, "state dict")
     path2 = tmp_path / "odd.pt"
-    torch.save({"proj.weight": torch.zeros(16, 28), "head.weight": torch.zeros(10, 16), "rnn.weight_ih_l0": torch.zeros(32, 16)}, path2)
+    torch.save(
+        {
+            "proj.weight": torch.zeros(16, 28),
+            "head.weight": torch.zeros(10, 16),
+            "rnn.weight_ih_l0": torch.zeros(32, 16),
+        },
+        path2,
+    )
     _assert_rejected(path2, "hidden size")
     path3 = tmp_path / "scalar.pt"
-    torch.save({"proj.weight": torch.zeros(16, 28), "head.weight": torch.zeros(10, 16), "rnn.weight_ih_l0": torch.tensor(1.0)}, path3)
+    torch.save(
+        {"proj.weight": torch.zeros(16, 28), "head.weight": torch.zeros(10, 16), "rnn.weight_ih_l0": torch.tensor(1.0)},
+        path3,
+    )
     _assert_rejected(path3, "not an lstmviz state dict")
 
 

@@ -21,8 +21,9 @@ def _run(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProces
     env = dict(os.environ, OMP_NUM_THREADS="1")
     if data_dir is not None:
         env[ENV_VAR] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "lstmviz", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lstmviz", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_evaluate_json_on_the_shipped_model(data_dir, monkeypatch, capsys):

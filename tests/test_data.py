@@ -158,7 +158,11 @@ def test_cli_missing_data_exits_2_without_traceback(tmp_path):
     env.pop(ENV_VAR, None)
     proc = subprocess.run(
         [sys.executable, "-m", "lstmviz", "train", "--dry-run", "--data-dir", str(missing)],  # evaluate: the sample
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

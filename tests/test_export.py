@@ -62,7 +62,7 @@ def test_csv_and_npz_hold_the_trace(digit):
     assert len(lines) == 1 + 28
     H = trace.h.shape[1]
     assert header[:2] == ["step", "row_0"] and f"h_{H - 1}" in header and "forget_0" in header and "c_0" in header
-    row17 = dict(zip(header, map(float, lines[17].split(","))))
+    row17 = dict(zip(header, map(float, lines[17].split(",")), strict=False))
     assert row17["step"] == 17
     assert row17["p_3"] == pytest.approx(trace.probs[16, 3], rel=1e-5, abs=1e-7)
     assert row17["h_5"] == pytest.approx(trace.h[16, 5], rel=1e-5, abs=1e-7)

@@ -41,8 +41,15 @@ def _load_in_child(tmp_path: Path, data: bytes, name: str) -> dict:
     path = tmp_path / "probe.bin"
     path.write_bytes(data)
     script = _PROBE.format(tests=str(TESTS))
-    out = subprocess.run([sys.executable, "-c", script, str(path), name], check=False, capture_output=True, text=True,
-                         cwd=ROOT, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path), name],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -79,8 +86,7 @@ def test_hostile_pickles_get_the_projects_own_message(tmp_path, kind):
     assert "weights_only" not in text and "will likely succeed" not in text
     assert "nothing in it ran" in text and "state_dict()" in text
     # the real reason, whatever PyTorch's wording: the code it refers to
-    expected = {"os.system": "system", "builtins.open": "open", "exec": "exec", "eval": "eval",
-                "subprocess": "call"}
+    expected = {"os.system": "system", "builtins.open": "open", "exec": "exec", "eval": "eval", "subprocess": "call"}
     assert any(word in text for key, word in expected.items() if key in kind), text
 
 
@@ -120,9 +126,14 @@ def test_model_larger_than_the_app_shows_is_refused():
         import_upload("big.pt", data)
 
 
-@pytest.mark.parametrize("suffix, words", [(".pt", "not a PyTorch checkpoint"),
-                                           (".pth", "not a PyTorch checkpoint"),
-                                           (".safetensors", "not a safetensors checkpoint")])
+@pytest.mark.parametrize(
+    "suffix, words",
+    [
+        (".pt", "not a PyTorch checkpoint"),
+        (".pth", "not a PyTorch checkpoint"),
+        (".safetensors", "not a safetensors checkpoint"),
+    ],
+)
 def test_a_text_file_renamed_says_what_it_is_not(tmp_path, suffix, words):
     path = tmp_path / f"notes{suffix}"
     path.write_text("These are my lecture notes about LSTMs.\n" * 20)
@@ -145,6 +156,7 @@ def test_special_files_are_refused_as_checkpoints(tmp_path, special):
 
 
 # --- images -------------------------------------------------------------------------------------
+
 
 def _digit_picture():
     import numpy as np
@@ -196,8 +208,15 @@ def test_extreme_aspect_png_is_refused_before_decoding(tmp_path, size):
     path = tmp_path / "strip.png"
     path.write_bytes(hostile.png_bytes(*size))
     assert path.stat().st_size < 100_000
-    out = subprocess.run([sys.executable, "-c", _IMAGE_PROBE, str(path)], check=False, capture_output=True,
-                         text=True, cwd=ROOT, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", _IMAGE_PROBE, str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert "too large" in got["result"]
     assert got["peak_mb"] < 100, got
@@ -211,8 +230,14 @@ def test_predict_refuses_special_files_quickly(tmp_path, special):
     if special == "fifo":
         path = str(tmp_path / "pipe.png")
         os.mkfifo(path)
-    out = subprocess.run([sys.executable, "-m", "lstmviz", "predict", path, "--json"], check=False,
-                         capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, "-m", "lstmviz", "predict", path, "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
     row = json.loads(out.stdout.strip().splitlines()[-1])
     assert out.returncode == 1 and "not a regular file" in row["error"]

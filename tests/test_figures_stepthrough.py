@@ -31,10 +31,16 @@ def synthetic_trace(cell: str = "lstm", hidden: int = 12, seed: int = 0) -> Trac
     c = np.cumsum(rng.normal(0, 0.8, (T, hidden)), axis=0).astype(np.float32) if cell == "lstm" else None
     h = np.tanh(c if c is not None else rng.normal(0, 1, (T, hidden))).astype(np.float32)
     return Trace(
-        cell=cell, rows=rng.uniform(0, 1, (T, F)).astype(np.float32),
-        projected=rng.normal(0, 1, (T, 2 * hidden)).astype(np.float32), gates=gates, h=h, c=c,
-        logits=np.log(probs), probs=probs, gate_names=GATES[cell],
-    )  # fmt: skip
+        cell=cell,
+        rows=rng.uniform(0, 1, (T, F)).astype(np.float32),
+        projected=rng.normal(0, 1, (T, 2 * hidden)).astype(np.float32),
+        gates=gates,
+        h=h,
+        c=c,
+        logits=np.log(probs),
+        probs=probs,
+        gate_names=GATES[cell],
+    )
 
 
 # ---------------------------------------------------------------- orderings
@@ -259,7 +265,7 @@ def test_anatomy_uses_the_traces_real_shapes(cell):
 def test_columns_cover_the_width_in_order():
     domains = S.columns([1, 2, 1], gap=0.05)
     assert domains[0][0] == 0.0 and domains[-1][1] == pytest.approx(1.0)
-    assert all(a[1] < b[0] for a, b in zip(domains, domains[1:]))
+    assert all(a[1] < b[0] for a, b in zip(domains, domains[1:], strict=False))
     assert (domains[1][1] - domains[1][0]) == pytest.approx(2 * (domains[0][1] - domains[0][0]))
 
 
@@ -336,8 +342,14 @@ def test_stepper_payload_colours_and_ranges_match_the_figures():
     assert colors["classes"] == list(CLASS_COLORS) and colors["mark"] == "#ff8c00"
     ranges = {s["name"]: s["range"] for s in payload["states"] + payload["gates"]}
     c_max = S.symmetric_range(tr.c)
-    assert c_max > 1 and ranges == {"h": [-1.0, 1.0], "c": [-c_max, c_max], "input": [0.0, 1.0],
-                                    "forget": [0.0, 1.0], "candidate": [-1.0, 1.0], "output": [0.0, 1.0]}  # fmt: skip
+    assert c_max > 1 and ranges == {
+        "h": [-1.0, 1.0],
+        "c": [-c_max, c_max],
+        "input": [0.0, 1.0],
+        "forget": [0.0, 1.0],
+        "candidate": [-1.0, 1.0],
+        "output": [0.0, 1.0],
+    }
     scales = {s["name"]: s["scale"] for s in payload["states"] + payload["gates"]}
     assert scales["h"] == scales["c"] == scales["candidate"] == "diverging"
     assert scales["input"] == scales["forget"] == scales["output"] == "sequential"

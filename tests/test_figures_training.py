@@ -49,8 +49,9 @@ def test_smoothed_equals_the_plain_recurrence_over_many_blocks():
 
 def test_a_short_run_fills_its_axis_and_the_long_model_is_a_reference_line():
     # issue 16.6: a 1-epoch run used to sit in the corner of the shipped model's 30-epoch axis
-    fig = accuracy_figure({"new": ([0.25, 0.5, 0.75, 1.0], [0.8, 0.9, 0.93, 0.95])}, epochs=1.0,
-                          references={"shipped (30 epochs)": 0.991})
+    fig = accuracy_figure(
+        {"new": ([0.25, 0.5, 0.75, 1.0], [0.8, 0.9, 0.93, 0.95])}, epochs=1.0, references={"shipped (30 epochs)": 0.991}
+    )
     assert list(fig.layout.xaxis.range) == [0, 1.0]
     ref = fig.data[1]
     assert ref.name == "shipped (30 epochs)" and list(ref.y) == [0.991, 0.991] and ref.line.dash == "dash"

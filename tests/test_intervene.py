@@ -90,8 +90,9 @@ def test_forget_gate_one_for_one_unit(test_split):
     u, k = 3, 10
     t = intervene(model, test_split.images[:10], Intervention(clamp_forget=1.0, clamp_from=k, clamp_units=(u,)))
     c = t.c[..., u]
-    np.testing.assert_allclose(c[:, k - 1 :], c[:, k - 2 : -1] + (t.gates["input"] * t.gates["candidate"])[:, k - 1 :, u],
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        c[:, k - 1 :], c[:, k - 2 : -1] + (t.gates["input"] * t.gates["candidate"])[:, k - 1 :, u], atol=1e-6
+    )
     assert np.all(t.gates["forget"][:, k - 1 :, u] == 1.0)
     assert np.all(t.gates["forget"][:, k - 1 :, u + 1] < 1.0)  # other units are not clamped
 
@@ -127,8 +128,11 @@ def test_answer_change_sentence(test_split):
     ch = answer_change(before, after)
     a, b = int(before.probs[-1].argmax()), int(after.probs[-1].argmax())
     assert (ch.before, ch.after) == (a, b)
-    expected = (f"The answer changes from {a} (p={before.probs[-1, a]:.2f}) to {b} (p={after.probs[-1, b]:.2f})."
-                if a != b else f"The answer stays {a}")  # fmt: skip
+    expected = (
+        f"The answer changes from {a} (p={before.probs[-1, a]:.2f}) to {b} (p={after.probs[-1, b]:.2f})."
+        if a != b
+        else f"The answer stays {a}"
+    )
     assert ch.sentence().startswith(expected)
     same = answer_change(before, before)
     assert not same.changed and same.sentence().startswith(f"The answer stays {a}: p={before.probs[-1, a]:.2f}")

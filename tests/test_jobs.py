@@ -136,6 +136,7 @@ def test_short_runs_evaluate_several_times_an_epoch():
 
 # --- faults: a folder that cannot take the model, a killed process, a restarted server, a gone session ---
 
+
 def test_a_run_that_cannot_save_keeps_its_weights_for_download_and_retry(tmp_path, data_dir, registry, test_split):
     from lstmviz.checkpoint import load_checkpoint_bytes
 
@@ -222,8 +223,14 @@ def test_after_a_server_restart_the_interrupted_run_is_reported(models_dir, data
 
     from lstmviz.jobs import dismiss_past_run, past_runs
 
-    out = subprocess.run([sys.executable, "-c", _SERVER, str(models_dir)], check=True, capture_output=True,
-                         text=True, timeout=300, cwd=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVER, str(models_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     run_id = out.stdout.split()[-1]
     end = time.monotonic() + 120
     runs = past_runs(models_dir)

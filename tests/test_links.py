@@ -51,8 +51,27 @@ def test_round_trip_of_every_page_spec(page):
     state = {}
     for name, p in spec.items():
         # the first value each parser accepts among a few candidates
-        for text in ("3", "1", "0", "index", "notebook", "h", "2-D", "500", "quartiles", "highest", "digit",
-                     "draw", "default", "0.001", "64", "1000", "32", "similarity", "early"):  # fmt: skip
+        for text in (
+            "3",
+            "1",
+            "0",
+            "index",
+            "notebook",
+            "h",
+            "2-D",
+            "500",
+            "quartiles",
+            "highest",
+            "digit",
+            "draw",
+            "default",
+            "0.001",
+            "64",
+            "1000",
+            "32",
+            "similarity",
+            "early",
+        ):
             try:
                 state[p.key] = p.parse(text)
                 break
@@ -71,14 +90,18 @@ def test_every_param_names_a_widget_key_of_its_page(page):
     if page == "explorer" or page == "draw":  # the unit order's key is f"{key_prefix}order" in the step-through
         source += "\n" + "".join(f'"{p}order"' for p in ("exp_", "draw_"))
     for name, p in page_params(page).items():
-        assert re.search(rf"[\"']{re.escape(p.key)}[\"']", source), f"{page}: {name} -> {p.key} is not a key on the page"
+        assert re.search(rf"[\"']{re.escape(p.key)}[\"']", source), (
+            f"{page}: {name} -> {p.key} is not a key on the page"
+        )
 
 
 def test_hide_and_model():
     names, notes = parse_hide("train, Upload,nosuch")
     assert names == {"train", "upload"} and len(notes) == 1 and "nosuch" in notes[0]
     assert parse_model("lstm-noaug.safetensors", ["lstm.safetensors", "lstm-noaug.safetensors"]) == (
-        "lstm-noaug.safetensors", [])  # fmt: skip
+        "lstm-noaug.safetensors",
+        [],
+    )
     assert parse_model("gru", ["gru.safetensors"])[0] == "gru.safetensors"
     name, notes = parse_model("../../etc/passwd", ["lstm.safetensors"])
     assert name is None and notes

@@ -38,8 +38,14 @@ def test_config_rejects_bad_values(kwargs):
 def test_config_round_trip(cell):
     config = ModelConfig(input_size=28, proj_size=32, hidden_size=48, n_classes=10, cell=cell, forget_bias=0.5)
     d = config.to_dict()
-    assert d == {"input_size": 28, "proj_size": 32, "hidden_size": 48, "n_classes": 10, "cell": cell,
-                 "forget_bias": 0.5}
+    assert d == {
+        "input_size": 28,
+        "proj_size": 32,
+        "hidden_size": 48,
+        "n_classes": 10,
+        "cell": cell,
+        "forget_bias": 0.5,
+    }
     assert ModelConfig.from_dict(d) == config
 
 
@@ -179,7 +185,8 @@ def test_the_notebook_recipe_check_rejects_other_inits():
     """The check above can fail: torch's own init, and Glorot with the wrong fans, are told apart."""
     fresh = build_model(NOTEBOOK_SHAPES, seed=0)
     assert set(_notebook_recipe_misfits(fresh)) >= {"proj.weight", "head.weight"} | {
-        f"{m}[{g}]" for m in ("weight_ih_l0", "weight_hh_l0") for g in GATES["lstm"]}
+        f"{m}[{g}]" for m in ("weight_ih_l0", "weight_hh_l0") for g in GATES["lstm"]
+    }
     model = build_model(NOTEBOOK_SHAPES, seed=0)
     model.init_notebook_()
     with torch.no_grad():  # Glorot of each gate on its own (fan_out = H instead of 4H), in the input matrix

@@ -65,7 +65,7 @@ def test_top_digits_really_are_the_furthest(sign):
     peaks = (values * sign).max(1)
     assert set(top.positions) == set(np.argsort(-peaks)[:5])
     assert np.all(np.diff(top.values * sign) <= 0)  # best first
-    for pos, value, step in zip(top.positions, top.values, top.steps):
+    for pos, value, step in zip(top.positions, top.values, top.steps, strict=False):
         assert value == values[pos, step - 1]
         assert value * sign == pytest.approx(peaks[pos])
         assert all(peaks[top.positions].min() >= peaks[other] for other in range(200) if other not in top.positions)
@@ -96,8 +96,14 @@ def test_cells_without_c_work(cell, sample):
 
 
 def test_unit_from_selection_reads_streamlits_event():
-    event = {"selection": {"points": [{"x": 4, "y": 17, "customdata": 17, "curve_number": 1}], "point_indices": [3],
-                           "box": [], "lasso": []}}  # fmt: skip
+    event = {
+        "selection": {
+            "points": [{"x": 4, "y": 17, "customdata": 17, "curve_number": 1}],
+            "point_indices": [3],
+            "box": [],
+            "lasso": [],
+        }
+    }
     assert unit_from_selection(event) == 17
     assert unit_from_selection({"selection": {"points": [{"x": 4, "y": 9}]}}) == 9
     assert unit_from_selection({"selection": {"points": [{"customdata": [23]}]}}) == 23

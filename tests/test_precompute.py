@@ -43,7 +43,9 @@ def _tiny(seed: int = 0):
 def _write(model, small, folder):
     weights, data = weights_hash(model), split_key(small)
     files = precompute_model(model, "tiny", small, weights, data, folder)
-    write_truncation_file(folder / "tiny.truncation.npz", weights, data, cached_truncation(model, small, use_cache=False))
+    write_truncation_file(
+        folder / "tiny.truncation.npz", weights, data, cached_truncation(model, small, use_cache=False)
+    )
     return weights, data, files
 
 
@@ -187,8 +189,13 @@ def test_shipped_files_fit_the_shipped_models(test_split):
 
 def test_precompute_command_writes_keyed_files(tmp_path, tiny_checkpoint):
     out = tmp_path / "pre"
-    proc = subprocess.run([sys.executable, "-m", "lstmviz", "precompute", str(tiny_checkpoint), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmviz", "precompute", str(tiny_checkpoint), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["data"] == "test (10,000)"

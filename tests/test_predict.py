@@ -46,8 +46,14 @@ def image_folder(tmp_path, test_split) -> tuple[Path, dict[str, int]]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "lstmviz", "predict", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "lstmviz", "predict", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_expand_paths_recurses_into_folders_for_png_and_jpeg_only(image_folder):

@@ -139,10 +139,14 @@ def test_canvas_output_light_ink_on_transparent():
 
 @pytest.mark.parametrize(
     "array",
-    [np.zeros((280, 280, 4), np.uint8), np.full((50, 50), 255, np.uint8), np.full((40, 40, 3), 128, np.uint8),
-     np.random.default_rng(0).integers(120, 135, (60, 60)).astype(np.uint8)],
+    [
+        np.zeros((280, 280, 4), np.uint8),
+        np.full((50, 50), 255, np.uint8),
+        np.full((40, 40, 3), 128, np.uint8),
+        np.random.default_rng(0).integers(120, 135, (60, 60)).astype(np.uint8),
+    ],
     ids=["transparent canvas", "white", "grey rgb", "faint noise"],
-)  # fmt: skip
+)
 def test_blank_images_raise_blank_error(array):
     with pytest.raises(BlankImageError):
         to_mnist(array)
@@ -241,7 +245,7 @@ def test_mnist_digits_stay_close_to_themselves_and_are_still_read(test_split):
     labels = test_split.labels.numpy()[idx]
     again = np.stack([to_mnist(img) for img in images])
     assert np.abs(again - images).mean() < 0.005
-    assert np.mean([np.abs(a - b).max() < 0.15 for a, b in zip(again, images)]) > 0.95
+    assert np.mean([np.abs(a - b).max() < 0.15 for a, b in zip(again, images, strict=False)]) > 0.95
     model = load_checkpoint().model
     assert (predict_proba(model, again).argmax(1) == labels).mean() >= 0.97
     # and drawn the other way round, as a scan of ink on paper, they read the same

@@ -47,7 +47,12 @@ def test_user_folder_comes_from_the_environment(user_dir):
 
 
 def test_listing_reads_headers_and_flags_bad_files(user_dir, tiny_model):
-    metrics = {"test_accuracy": 0.5, "recipe": {"preset": "notebook"}, "source": "trained", "date": "2026-01-01T10:00:00"}
+    metrics = {
+        "test_accuracy": 0.5,
+        "recipe": {"preset": "notebook"},
+        "source": "trained",
+        "date": "2026-01-01T10:00:00",
+    }
     good = save_new_checkpoint(user_dir, "mine", tiny_model, metrics)
     data = good.read_bytes()
     (user_dir / "junk.safetensors").write_bytes(b"this is not a checkpoint at all")
@@ -217,6 +222,7 @@ def test_the_shipped_folder_is_never_written(tiny_model):
 
 # --- a shared folder: partial files, a cap, full or read-only disks (issue 15.4, 15.6; 14.6) ------
 
+
 def test_clean_partial_files_removes_only_old_hidden_partials(user_dir, tiny_model):
     import os
     import time
@@ -251,8 +257,9 @@ def test_the_models_folder_cap_refuses_new_files_and_deletes_nothing(user_dir, t
     assert not [p for p in user_dir.iterdir() if p.name.startswith(".")]  # no partial file left
 
 
-@pytest.mark.parametrize("code, words", [(28, "the disk is full"), (30, "read-only file system"),
-                                         (13, "permission denied")])
+@pytest.mark.parametrize(
+    "code, words", [(28, "the disk is full"), (30, "read-only file system"), (13, "permission denied")]
+)
 def test_write_errors_become_one_clear_line(user_dir, tiny_model, monkeypatch, code, words):
     import os
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_app_explorer import metrics, stepper
 import torch
+from test_app_explorer import metrics, stepper
 
 from lstmviz.data import (
     DOWNLOAD_ENV_VAR,
@@ -70,8 +70,9 @@ def _cli(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProces
     env.pop(ENV_VAR, None)
     if data_dir is not None:
         env[ENV_VAR] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "lstmviz", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "lstmviz", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_cli_names_the_set_it_used(tmp_path, data_dir, tiny_checkpoint):
@@ -84,13 +85,24 @@ def test_cli_names_the_set_it_used(tmp_path, data_dir, tiny_checkpoint):
     assert "bundled sample" in proc.stderr and "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli("evaluate", "--checkpoint", str(tiny_checkpoint), "--json", data_dir=data_dir)
     assert json.loads(proc.stdout)["data"] == "test (10,000)"
-    proc = _cli("truncation", "--checkpoint", str(tiny_checkpoint), "--json", "--n", "50", "--mode", "early",
-                "--no-cache", data_dir=empty)  # fmt: skip
+    proc = _cli(
+        "truncation",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--json",
+        "--n",
+        "50",
+        "--mode",
+        "early",
+        "--no-cache",
+        data_dir=empty,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["data"] == "first 50 of bundled sample (2,000)" and out["n"] == 50
-    proc = _cli("truncation", "--checkpoint", str(tiny_checkpoint), "--json", "--mode", "early", "--no-cache",
-                data_dir=empty)  # fmt: skip
+    proc = _cli(
+        "truncation", "--checkpoint", str(tiny_checkpoint), "--json", "--mode", "early", "--no-cache", data_dir=empty
+    )
     assert json.loads(proc.stdout)["data"] == "bundled sample (2,000)"
 
 

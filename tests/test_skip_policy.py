@@ -32,12 +32,13 @@ def run_project(tmp_path: Path, files: dict[str, str], ci: str | None = None, ch
     if ci is not None:
         env["CI"] = ci
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "pytest"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
-SKIPS = '''
+SKIPS = """
 import pytest
 
 def test_passes():
@@ -45,7 +46,7 @@ def test_passes():
 
 def test_real_offline_download_fails_quickly():
     pytest.skip(REASON)
-'''
+"""
 ONLINE = '"online: torchvision downloaded MNIST"'  # the allow-listed reason of test_data.py's skip
 
 
@@ -79,10 +80,10 @@ def test_skip_markers_xfails_and_skipped_modules_count_too(tmp_path):
         assert name in out.split("not in ALLOWED_SKIPS")[1], name
 
 
-BROWSER = '''
+BROWSER = """
 def test_uses_chromium(browser):
     assert browser is not None
-'''
+"""
 
 
 @pytest.mark.parametrize(("ci", "expected"), [(None, 0), ("true", 1)])

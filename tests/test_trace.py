@@ -87,8 +87,12 @@ def test_gates_recomputed_from_the_weights(shipped, images):
     h_prev = np.concatenate([np.zeros_like(tr.h[:, :1]), tr.h[:, :-1]], axis=1)  # (N, T, H)
     pre = tr.projected @ w_ih.T + h_prev @ w_hh.T + b  # (N, T, 4H)
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    expected = {"input": sig(pre[..., :h_size]), "forget": sig(pre[..., h_size : 2 * h_size]),
-                "candidate": np.tanh(pre[..., 2 * h_size : 3 * h_size]), "output": sig(pre[..., 3 * h_size :])}
+    expected = {
+        "input": sig(pre[..., :h_size]),
+        "forget": sig(pre[..., h_size : 2 * h_size]),
+        "candidate": np.tanh(pre[..., 2 * h_size : 3 * h_size]),
+        "output": sig(pre[..., 3 * h_size :]),
+    }
     for name, value in expected.items():
         np.testing.assert_allclose(tr.gates[name], value, atol=1e-4, rtol=0, err_msg=name)
 

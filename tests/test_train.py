@@ -80,8 +80,9 @@ def test_max_batches_and_evaluation(train_split, test_split):
 
     events: list[Progress] = []
     small_test = test_split.subset(500)
-    result = train(train_split, small_test, _recipe(), TINY, on_progress=events.append, max_batches=12,
-                   evals_per_epoch=4)
+    result = train(
+        train_split, small_test, _recipe(), TINY, on_progress=events.append, max_batches=12, evals_per_epoch=4
+    )
     assert result.metrics["steps"] == 12 and not result.stopped
     batches = [p for p in events if p.kind == "batch"]
     assert [p.step for p in batches] == list(range(1, 13))
@@ -140,6 +141,7 @@ def test_unknown_schedule_is_an_error(train_split):
 
 # --- augmentation ----------------------------------------------------------------------------------
 
+
 def test_augmentation_keeps_shape_and_range_and_changes_images(test_split):
     x = test_split.images[:64]
     out = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
@@ -170,6 +172,7 @@ def test_augmentation_switched_off_is_the_identity(test_split):
 
 # --- the CLI ---------------------------------------------------------------------------------------
 
+
 def _env(data_dir: Path) -> dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS="1", **{ENV_VAR: str(data_dir)})
 
@@ -177,9 +180,26 @@ def _env(data_dir: Path) -> dict[str, str]:
 def test_cli_dry_run_writes_a_loadable_checkpoint(tmp_path, data_dir):
     out = tmp_path / "x.safetensors"
     proc = subprocess.run(
-        [sys.executable, "-m", "lstmviz", "train", "--dry-run", "--out", str(out), "--hidden-size", "16",
-         "--seed", "3", "--threads", "1"],
-        cwd=ROOT, env=_env(data_dir), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "lstmviz",
+            "train",
+            "--dry-run",
+            "--out",
+            str(out),
+            "--hidden-size",
+            "16",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ],
+        cwd=ROOT,
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stderr  # the per-evaluation line under the progress bar
@@ -200,8 +220,10 @@ def test_cli_dry_run_writes_a_loadable_checkpoint(tmp_path, data_dir):
     assert [p.name for p in tmp_path.iterdir()] == ["x.safetensors"]
 
 
-@pytest.mark.parametrize("args", [["--hidden-size", "0"], ["--batch-size", "-1"], ["--epochs", "two"], ["--threads", "-1"],
-                                  ["--preset", "fast"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--hidden-size", "0"], ["--batch-size", "-1"], ["--epochs", "two"], ["--threads", "-1"], ["--preset", "fast"]],
+)
 def test_cli_rejects_bad_options(tmp_path, args, capsys):
     from lstmviz.cli import main
 
@@ -225,9 +247,25 @@ def test_interrupted_cli_run_keeps_the_existing_checkpoint(tmp_path, data_dir, t
     out = save_checkpoint(tmp_path / "keep.safetensors", tiny_model, {"test_accuracy": 0.5})
     before = out.read_bytes()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lstmviz", "train", "--out", str(out), "--hidden-size", "16", "--threads", "1",
-         "--epochs", "1"],
-        cwd=ROOT, env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "lstmviz",
+            "train",
+            "--out",
+            str(out),
+            "--hidden-size",
+            "16",
+            "--threads",
+            "1",
+            "--epochs",
+            "1",
+        ],
+        cwd=ROOT,
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # Wait until the training loop runs (the bar has counted a batch: "| 3/469 ["), then press Ctrl-C.

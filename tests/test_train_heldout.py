@@ -148,8 +148,17 @@ def test_the_app_chooses_on_held_out_training_images_and_scores_on_unseen_test_d
         if stop_early and kind == "progress" and payload["kind"] == "eval" and payload["step"] >= 10:
             stop.set()
 
-    spec = JobSpec(preset="notebook", epochs=2, hidden_size=8, n_train=None, batch_size=50, eval_size=200,
-                   evals_per_epoch=4, models_dir=str(tmp_path), name="heldout")
+    spec = JobSpec(
+        preset="notebook",
+        epochs=2,
+        hidden_size=8,
+        n_train=None,
+        batch_size=50,
+        eval_size=200,
+        evals_per_epoch=4,
+        models_dir=str(tmp_path),
+        name="heldout",
+    )
     threads = torch.get_num_threads()
     try:
         _train_and_save(spec, send, stop)

@@ -187,8 +187,9 @@ def test_background_job_reports_progress(tmp_path, small, cache_dir):
     result = job.wait(120)
     fraction, message, done, error = job.status()
     assert error is None and done is result and fraction == 1.0 and message == "done"
-    assert np.array_equal(result.predictions["notebook"], tr.truncation_curves(load_checkpoint(path).model,
-                                                                              small).predictions["notebook"])
+    assert np.array_equal(
+        result.predictions["notebook"], tr.truncation_curves(load_checkpoint(path).model, small).predictions["notebook"]
+    )
     broken = tr.TruncationJob(tmp_path / "missing.safetensors", small)
     assert broken.wait(60) is None and "not found" in broken.status()[3]
 
@@ -196,14 +197,13 @@ def test_background_job_reports_progress(tmp_path, small, cache_dir):
 def test_progress_is_monotone_and_ends_at_one(small):
     seen = []
     tr.truncation_curves(varied_model(), small, progress=lambda f, m: seen.append(f), batch_size=100)
-    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:])) and len(seen) > 10
+    assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:], strict=False)) and len(seen) > 10
 
 
 def test_cli_truncation_json(tmp_path, data_dir, test_split, cache_dir, capsys):
     model = varied_model(seed=7)
     path = save_checkpoint(tmp_path / "cli.safetensors", model, {})
-    assert main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150",
-                 "--json"]) == 0
+    assert main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     expected = tr.truncation_curves(model, test_split.subset(150))
     assert out["checkpoint"] == str(path) and out["n"] == 150 and list(out["modes"]) == list(tr.MODES)
@@ -212,8 +212,10 @@ def test_cli_truncation_json(tmp_path, data_dir, test_split, cache_dir, capsys):
         assert out["modes"][mode]["accuracy"] == pytest.approx(expected.accuracy[mode].tolist(), abs=1e-12)
     assert path.with_name(path.name + tr.CACHE_SUFFIX).is_file()
 
-    assert main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150",
-                 "--mode", "early"]) == 0
+    assert (
+        main(["truncation", "--checkpoint", str(path), "--data-dir", str(data_dir), "--n", "150", "--mode", "early"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "early" in text and "notebook" not in text and f"{expected.accuracy['early'][24]:9.2%}" in text
     assert main(["truncation", "--checkpoint", str(tmp_path / "nope.safetensors")]) == 2
@@ -295,7 +297,9 @@ def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
         tr._ONE_AT_A_TIME.release()
     result = job.wait(60)
     assert result is not None and np.array_equal(
-        result.predictions["occlusion"], tr.naive_truncation(model, small.subset(50), ["occlusion"]).predictions["occlusion"])
+        result.predictions["occlusion"],
+        tr.naive_truncation(model, small.subset(50), ["occlusion"]).predictions["occlusion"],
+    )
 
 
 def _with_layer(layer: torch.nn.Module):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,9 +16,17 @@ INK = "Greys"
 # are ink (text, reference lines), never a category.
 # One colour per digit class 0..9.
 CLASS_COLORS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 # The three ways of cutting a digit short (lstmviz.truncation.MODES).
 MODE_COLORS = {"notebook": "#283593", "early": "#c98a00", "occlusion": "#00897b"}
 # The recurrent cell types (lstmviz.model.CELLS).
@@ -27,14 +35,27 @@ CELL_COLORS = {"lstm": "#ad1457", "gru": "#6200ea", "rnn": "#1b5e20"}
 MARK = "#d500f9"
 # Other named curves in one chart (e.g. the state space's separation curves), in order.
 SERIES_COLORS = ("#827717", "#1de9b6")
-PALETTES = {"class": CLASS_COLORS, "mode": tuple(MODE_COLORS.values()), "cell": tuple(CELL_COLORS.values()),
-            "mark": (MARK,), "series": SERIES_COLORS}  # fmt: skip
+PALETTES = {
+    "class": CLASS_COLORS,
+    "mode": tuple(MODE_COLORS.values()),
+    "cell": tuple(CELL_COLORS.values()),
+    "mark": (MARK,),
+    "series": SERIES_COLORS,
+}
 
 
 def digit_heatmap(image: np.ndarray, title: str | None = None) -> go.Heatmap:
     """One 28×28 image as a grey heatmap trace (row 0 at the top)."""
-    return go.Heatmap(z=np.asarray(image), colorscale=INK, reversescale=False, zmin=0, zmax=1, showscale=False,
-                      hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>", name=title or "")
+    return go.Heatmap(
+        z=np.asarray(image),
+        colorscale=INK,
+        reversescale=False,
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
+        name=title or "",
+    )
 
 
 def digit_strip(images: np.ndarray, titles: Sequence[str | int], height: int = 160) -> go.Figure:

@@ -6,7 +6,7 @@ Pure functions of plain arrays (from `lstmviz.statespace`); they never touch the
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -62,30 +62,64 @@ def _moving_traces(
         members = coords[labels == cls]  # (m, T, d)
         colour = CLASS_COLORS[cls % len(CLASS_COLORS)]
         for lag in range(1, tail + 1):
-            traces.append(dict(
-                type=kind, mode="lines", **_xyz(_segments(members, t, lag)), legendgroup=str(cls), showlegend=False,
-                line=dict(color=colour, width=2), opacity=round(0.55 * (1 - (lag - 1) / tail), 3), hoverinfo="skip",
-            ))  # fmt: skip
-        traces.append(dict(
-            type=kind, mode="markers", **_xyz(members[:, t - 1]), name=f"digit {cls}", legendgroup=str(cls),
-            marker=dict(color=colour, size=marker_size, opacity=0.85, line=dict(width=0)),
-            hovertemplate=f"digit {cls}<extra></extra>",
-        ))  # fmt: skip
+            traces.append(
+                dict(
+                    type=kind,
+                    mode="lines",
+                    **_xyz(_segments(members, t, lag)),
+                    legendgroup=str(cls),
+                    showlegend=False,
+                    line=dict(color=colour, width=2),
+                    opacity=round(0.55 * (1 - (lag - 1) / tail), 3),
+                    hoverinfo="skip",
+                )
+            )
+        traces.append(
+            dict(
+                type=kind,
+                mode="markers",
+                **_xyz(members[:, t - 1]),
+                name=f"digit {cls}",
+                legendgroup=str(cls),
+                marker=dict(color=colour, size=marker_size, opacity=0.85, line=dict(width=0)),
+                hovertemplate=f"digit {cls}<extra></extra>",
+            )
+        )
     if highlight is not None:
         path = highlight[:t]  # (t, d)
         steps = np.arange(1, t + 1)
         text = [str(s) if s in LABELLED_STEPS or s == t else "" for s in steps]
-        traces.append(dict(
-            type=kind, mode="lines+markers+text", **_xyz(path), text=text, textposition="top center",
-            textfont=dict(size=13, color=HIGHLIGHT), line=dict(color=HIGHLIGHT, width=5),
-            marker=dict(color=HIGHLIGHT, size=4 if kind == "scatter3d" else 6), name="selected digit",
-            customdata=steps, hovertemplate="selected digit, step %{customdata}<extra></extra>", showlegend=False,
-        ))  # fmt: skip
-        traces.append(dict(
-            type=kind, mode="markers", **_xyz(path[-1:]), showlegend=False, hoverinfo="skip",
-            marker=dict(color="#ffd400", size=10 if kind == "scatter3d" else 18, symbol="diamond",
-                        line=dict(color=HIGHLIGHT, width=3)),
-        ))  # fmt: skip
+        traces.append(
+            dict(
+                type=kind,
+                mode="lines+markers+text",
+                **_xyz(path),
+                text=text,
+                textposition="top center",
+                textfont=dict(size=13, color=HIGHLIGHT),
+                line=dict(color=HIGHLIGHT, width=5),
+                marker=dict(color=HIGHLIGHT, size=4 if kind == "scatter3d" else 6),
+                name="selected digit",
+                customdata=steps,
+                hovertemplate="selected digit, step %{customdata}<extra></extra>",
+                showlegend=False,
+            )
+        )
+        traces.append(
+            dict(
+                type=kind,
+                mode="markers",
+                **_xyz(path[-1:]),
+                showlegend=False,
+                hoverinfo="skip",
+                marker=dict(
+                    color="#ffd400",
+                    size=10 if kind == "scatter3d" else 18,
+                    symbol="diamond",
+                    line=dict(color=HIGHLIGHT, width=3),
+                ),
+            )
+        )
     return traces
 
 
@@ -128,22 +162,34 @@ def trajectories_figure(
 
     static = []
     if hl is not None:
-        static.append(dict(
-            type=kind, mode="lines", **_xyz(hl), line=dict(color=HIGHLIGHT, width=2, dash="dot"), opacity=0.45,
-            name=f"{highlight_name}: whole path", hoverinfo="skip",
-        ))  # fmt: skip
+        static.append(
+            dict(
+                type=kind,
+                mode="lines",
+                **_xyz(hl),
+                line=dict(color=HIGHLIGHT, width=2, dash="dot"),
+                opacity=0.45,
+                name=f"{highlight_name}: whole path",
+                hoverinfo="skip",
+            )
+        )
     data = static + moving(step)
     moving_ids = list(range(len(static), len(data)))
-    title = "Hidden state h after {t} of %d rows: {n} test digits" % n_steps
+    title = f"Hidden state h after {{t}} of {n_steps} rows: {{n}} test digits"
     frames = [
-        dict(name=str(t), data=moving(t), traces=moving_ids,
-             layout=dict(title=dict(text=title.format(t=t, n=n), **TITLE)))
+        dict(
+            name=str(t),
+            data=moving(t),
+            traces=moving_ids,
+            layout=dict(title=dict(text=title.format(t=t, n=n), **TITLE)),
+        )
         for t in range(1, n_steps + 1)
     ]
     redraw = dims == 3  # 3-D scatters only update with a full redraw
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=redraw), transition=dict(duration=0))
-    play_args = dict(mode="immediate", fromcurrent=False, frame=dict(duration=frame_ms, redraw=redraw),
-                     transition=dict(duration=0))  # fmt: skip
+    play_args = dict(
+        mode="immediate", fromcurrent=False, frame=dict(duration=frame_ms, redraw=redraw), transition=dict(duration=0)
+    )
     ratios = list(explained) if explained is not None else []
     names = [f"PC{i + 1}" + (f" ({ratios[i]:.0%} of variance)" if i < len(ratios) else "") for i in range(dims)]
     everything = coords if hl is None else np.concatenate([coords.reshape(-1, dims), hl])
@@ -155,21 +201,41 @@ def trajectories_figure(
         margin=dict(l=10, r=10, t=60, b=120),
         legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant", font=dict(size=14)),
         uirevision="keep",
-        updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-0.1, xanchor="left", yanchor="top", pad=dict(t=0, r=10),
-            showactive=False, font=dict(size=15),
-            buttons=[
-                dict(label="▶ Play rows 1–%d" % n_steps, method="animate",
-                     args=[[f["name"] for f in frames], play_args]),
-                dict(label="❚❚ Pause", method="animate", args=[[None], step_args]),
-            ],
-        )],
-        sliders=[dict(
-            active=step - 1, x=0.28, len=0.72, y=-0.06, yanchor="top", pad=dict(t=10), font=dict(size=12),
-            currentvalue=dict(prefix="rows read: ", xanchor="right", font=dict(size=15)),
-            steps=[dict(label=f["name"], method="animate", args=[[f["name"]], step_args]) for f in frames],
-        )],
-    )  # fmt: skip
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=-0.1,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(t=0, r=10),
+                showactive=False,
+                font=dict(size=15),
+                buttons=[
+                    dict(
+                        label=f"▶ Play rows 1–{n_steps}",
+                        method="animate",
+                        args=[[f["name"] for f in frames], play_args],
+                    ),
+                    dict(label="❚❚ Pause", method="animate", args=[[None], step_args]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=step - 1,
+                x=0.28,
+                len=0.72,
+                y=-0.06,
+                yanchor="top",
+                pad=dict(t=10),
+                font=dict(size=12),
+                currentvalue=dict(prefix="rows read: ", xanchor="right", font=dict(size=15)),
+                steps=[dict(label=f["name"], method="animate", args=[[f["name"]], step_args]) for f in frames],
+            )
+        ],
+    )
     if dims == 2:
         layout.update(
             xaxis=dict(title=names[0], range=ranges[0], zeroline=False, gridcolor="#eee"),
@@ -177,9 +243,17 @@ def trajectories_figure(
             plot_bgcolor="white",
         )
     else:
-        axis = lambda i: dict(title=dict(text=names[i]), range=ranges[i], backgroundcolor="#fafafa", gridcolor="#ddd")
-        layout["scene"] = dict(xaxis=axis(0), yaxis=axis(1), zaxis=axis(2), aspectmode="cube",
-                               camera=dict(eye=dict(x=1.25, y=1.25, z=0.85)))  # fmt: skip
+
+        def axis(i: int) -> dict:
+            return dict(title=dict(text=names[i]), range=ranges[i], backgroundcolor="#fafafa", gridcolor="#ddd")
+
+        layout["scene"] = dict(
+            xaxis=axis(0),
+            yaxis=axis(1),
+            zaxis=axis(2),
+            aspectmode="cube",
+            camera=dict(eye=dict(x=1.25, y=1.25, z=0.85)),
+        )
     return go.Figure(data, layout, frames)
 
 
@@ -197,28 +271,64 @@ def separation_figure(
     for i, (name, values) in enumerate(curves.items()):
         v = np.asarray(values, dtype=np.float64)
         n_steps = v.shape[0]
-        traces.append(dict(
-            type="scatter", mode="lines+markers", x=np.arange(1, n_steps + 1), y=v, name=name,
-            line=dict(color=palette[i % len(palette)], width=3), marker=dict(size=6),
-            hovertemplate=f"{name}<br>after %{{x}} rows: %{{y:.1%}}<extra></extra>",
-        ))  # fmt: skip
+        traces.append(
+            dict(
+                type="scatter",
+                mode="lines+markers",
+                x=np.arange(1, n_steps + 1),
+                y=v,
+                name=name,
+                line=dict(color=palette[i % len(palette)], width=3),
+                marker=dict(size=6),
+                hovertemplate=f"{name}<br>after %{{x}} rows: %{{y:.1%}}<extra></extra>",
+            )
+        )
     if readout is not None:
         r = np.asarray(readout, dtype=np.float64)
         n_steps = r.shape[0]
-        traces.append(dict(
-            type="scatter", mode="lines", x=np.arange(1, n_steps + 1), y=r, name="the model's answer (readout)",
-            line=dict(color="#444", width=2, dash="dash"),
-            hovertemplate="readout accuracy<br>after %{x} rows: %{y:.1%}<extra></extra>",
-        ))  # fmt: skip
+        traces.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=np.arange(1, n_steps + 1),
+                y=r,
+                name="the model's answer (readout)",
+                line=dict(color="#444", width=2, dash="dash"),
+                hovertemplate="readout accuracy<br>after %{x} rows: %{y:.1%}<extra></extra>",
+            )
+        )
     layout = dict(
         title=dict(text="The classes separate as rows are read", font=dict(size=18), x=0.01, xanchor="left"),
-        height=height, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10),
+        height=height,
+        font=FONT,
+        plot_bgcolor="white",
+        margin=dict(l=10, r=10, t=60, b=10),
         xaxis=dict(title="rows read (step)", range=[0.5, n_steps + 0.5], dtick=4, tick0=4, gridcolor="#eee"),
         yaxis=dict(title="accuracy", range=[0, 1.03], tickformat=".0%", gridcolor="#eee"),
         legend=dict(orientation="h", y=-0.22, x=0, font=dict(size=13)),
-        shapes=[dict(type="line", x0=0, x1=1, xref="paper", y0=1 / n_classes, y1=1 / n_classes, yref="y",
-                     line=dict(color="#999", dash="dot", width=2))],
-        annotations=[dict(text="chance", x=1, xref="paper", xanchor="right", y=1 / n_classes, yanchor="bottom",
-                          showarrow=False, font=dict(size=12, color="#777"))],
-    )  # fmt: skip
+        shapes=[
+            dict(
+                type="line",
+                x0=0,
+                x1=1,
+                xref="paper",
+                y0=1 / n_classes,
+                y1=1 / n_classes,
+                yref="y",
+                line=dict(color="#999", dash="dot", width=2),
+            )
+        ],
+        annotations=[
+            dict(
+                text="chance",
+                x=1,
+                xref="paper",
+                xanchor="right",
+                y=1 / n_classes,
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=12, color="#777"),
+            )
+        ],
+    )
     return go.Figure(traces, layout)

@@ -91,17 +91,37 @@ def stepper_payload(
     final = int(probs[-1].argmax())
     focus = int(label) if label is not None else final
     c_max = symmetric_range(trace.c)
-    states = [{"name": "h", "title": "h (hidden state)", "range": [-1.0, 1.0], "scale": "diverging",
-               "values": encode_matrix(np.asarray(trace.h)[:, idx])}]  # fmt: skip
+    states = [
+        {
+            "name": "h",
+            "title": "h (hidden state)",
+            "range": [-1.0, 1.0],
+            "scale": "diverging",
+            "values": encode_matrix(np.asarray(trace.h)[:, idx]),
+        }
+    ]
     if trace.c is not None:
-        states.append({"name": "c", "title": "c (cell state)", "range": [-c_max, c_max], "scale": "diverging",
-                       "values": encode_matrix(np.asarray(trace.c)[:, idx])})  # fmt: skip
+        states.append(
+            {
+                "name": "c",
+                "title": "c (cell state)",
+                "range": [-c_max, c_max],
+                "scale": "diverging",
+                "values": encode_matrix(np.asarray(trace.c)[:, idx]),
+            }
+        )
     gates = []
     for name in trace.gate_names:
         sigmoid = name in SIGMOID_GATES
-        gates.append({"name": name, "title": gate_title(name), "range": [0.0, 1.0] if sigmoid else [-1.0, 1.0],
-                      "scale": "sequential" if sigmoid else "diverging",
-                      "values": encode_matrix(np.asarray(trace.gates[name])[:, idx])})  # fmt: skip
+        gates.append(
+            {
+                "name": name,
+                "title": gate_title(name),
+                "range": [0.0, 1.0] if sigmoid else [-1.0, 1.0],
+                "scale": "sequential" if sigmoid else "diverging",
+                "values": encode_matrix(np.asarray(trace.gates[name])[:, idx]),
+            }
+        )
     return {
         "id": digit_id(trace, img),
         "cell": trace.cell,

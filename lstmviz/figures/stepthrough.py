@@ -72,8 +72,18 @@ def columns(widths: list[float], gap: float = 0.03, right: float = 1.0) -> list[
 
 
 def _panel_title(text: str, domain: tuple[float, float], size: int = 16) -> dict:
-    return dict(text=text, x=(domain[0] + domain[1]) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
-                yanchor="bottom", yshift=6, showarrow=False, font=dict(size=size))  # fmt: skip
+    return dict(
+        text=text,
+        x=(domain[0] + domain[1]) / 2,
+        y=1.0,
+        xref="paper",
+        yref="paper",
+        xanchor="center",
+        yanchor="bottom",
+        yshift=6,
+        showarrow=False,
+        font=dict(size=size),
+    )
 
 
 # ---------------------------------------------------------------- the digit and its rows
@@ -84,9 +94,13 @@ def row_input_figure(rows: np.ndarray, k: int, height: int = 380) -> go.Figure:
     rows = np.asarray(rows, dtype=np.float32)  # (T, F)
     k = _check_step(k, rows.shape[0])
     values = rows[k - 1] if k > 0 else np.zeros(rows.shape[1], dtype=np.float32)
-    bar = dict(type="bar", x=np.arange(rows.shape[1]), y=values, hovertemplate="column %{x}: %{y:.2f}<extra></extra>",
-               marker=dict(color=values, colorscale="Greys", cmin=-0.15, cmax=1,
-                           line=dict(color="#555", width=1)))  # fmt: skip
+    bar = dict(
+        type="bar",
+        x=np.arange(rows.shape[1]),
+        y=values,
+        hovertemplate="column %{x}: %{y:.2f}<extra></extra>",
+        marker=dict(color=values, colorscale="Greys", cmin=-0.15, cmax=1, line=dict(color="#555", width=1)),
+    )
     layout = dict(
         xaxis=dict(title="column (feature)", dtick=4, range=[-0.5, rows.shape[1] - 0.5]),
         yaxis=dict(range=[0, 1.05], title="pixel value", gridcolor="#ddd"),
@@ -115,19 +129,35 @@ def _heatmap(values: np.ndarray, k: int, order: np.ndarray | None, name: str, **
     n_units, n_steps = z.shape
     units = np.arange(n_units) if order is None else np.asarray(order)
     return dict(
-        type="heatmap", z=z, x=np.arange(1, n_steps + 1), y=np.arange(n_units),
+        type="heatmap",
+        z=z,
+        x=np.arange(1, n_steps + 1),
+        y=np.arange(n_units),
         customdata=np.broadcast_to(units[:, None], z.shape).astype(np.int16),
         hovertemplate=f"{name}<br>step %{{x}}, unit %{{customdata}}: %{{z:.3f}}<extra></extra>",
-        hoverongaps=False, name=name, **style,
-    )  # fmt: skip
+        hoverongaps=False,
+        name=name,
+        **style,
+    )
 
 
 def _step_box(k: int, n_units: int, axis: str = "") -> list[dict]:
     """The outline of step k's column on axes x{axis}/y (none before the first step)."""
     if k == 0:
         return []
-    return [dict(type="rect", x0=k - 0.5, x1=k + 0.5, y0=-0.5, y1=n_units - 0.5, xref=f"x{axis}", yref="y",
-                 line=dict(color=MARK, width=3), name="current step")]  # fmt: skip
+    return [
+        dict(
+            type="rect",
+            x0=k - 0.5,
+            x1=k + 0.5,
+            y0=-0.5,
+            y1=n_units - 0.5,
+            xref=f"x{axis}",
+            yref="y",
+            line=dict(color=MARK, width=3),
+            name="current step",
+        )
+    ]
 
 
 def _steps_axis(n_steps: int, **extra) -> dict:
@@ -154,8 +184,17 @@ def state_heatmap_figure(
     n_steps, n_units = v.shape
     k = _check_step(k, n_steps)
     zmax = symmetric_range(v) if zmax is None else float(zmax)
-    heatmap = _heatmap(v, k, order, name, colorscale=DIVERGING, zmid=0, zmin=-zmax, zmax=zmax,
-                       colorbar=dict(title=dict(text=name), thickness=14, len=0.9))  # fmt: skip
+    heatmap = _heatmap(
+        v,
+        k,
+        order,
+        name,
+        colorscale=DIVERGING,
+        zmid=0,
+        zmin=-zmax,
+        zmax=zmax,
+        colorbar=dict(title=dict(text=name), thickness=14, len=0.9),
+    )
     layout = dict(
         xaxis=_steps_axis(n_steps, title="step (rows read)"),
         yaxis=_units_axis(n_units, title="unit"),
@@ -180,8 +219,15 @@ def gates_figure(
     (sigmoid gates 0..1 sequential, candidates -1..1 diverging)."""
     names = list(gate_names)
     if not names:
-        note = dict(text="A plain RNN has no gates: h = tanh(W·x + U·h + b) is rewritten at every step.",
-                    showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=18))  # fmt: skip
+        note = dict(
+            text="A plain RNN has no gates: h = tanh(W·x + U·h + b) is rewritten at every step.",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            font=dict(size=18),
+        )
         layout = dict(xaxis=dict(visible=False), yaxis=dict(visible=False), annotations=[note])
         return _figure([], layout, "Gates", 160)
     n_steps, n_units = np.asarray(gates[names[0]]).shape
@@ -189,7 +235,7 @@ def gates_figure(
     domains = columns([1.0] * len(names), gap=0.02, right=0.93)
     traces, shapes, titles = [], [], []
     layout: dict = {"yaxis": _units_axis(n_units, title="unit")}
-    for i, (name, domain) in enumerate(zip(names, domains), start=1):
+    for i, (name, domain) in enumerate(zip(names, domains, strict=False), start=1):
         axis = "" if i == 1 else str(i)
         scale = "coloraxis" if name in SIGMOID_GATES else "coloraxis2"
         traces.append(_heatmap(gates[name], k, order, name, coloraxis=scale, xaxis=f"x{axis}", yaxis="y"))
@@ -197,14 +243,25 @@ def gates_figure(
         shapes += _step_box(k, n_units, axis)
         titles.append(_panel_title(gate_title(name), domain))
     layout.update(
-        shapes=shapes, annotations=titles,
-        coloraxis=dict(colorscale=SEQUENTIAL, cmin=0, cmax=1,
-                       colorbar=dict(title=dict(text="gate"), thickness=14, len=0.45, y=0.78, x=0.945)),
-        coloraxis2=dict(colorscale=DIVERGING, cmin=-1, cmax=1, cmid=0,
-                        colorbar=dict(title=dict(text="cand."), thickness=14, len=0.45, y=0.22, x=0.945)),
-    )  # fmt: skip
-    return _figure(traces, layout, "Gates: units × steps", height, plot_bgcolor=UNREAD_BG,
-                   margin=dict(l=10, r=10, t=85, b=10))  # fmt: skip
+        shapes=shapes,
+        annotations=titles,
+        coloraxis=dict(
+            colorscale=SEQUENTIAL,
+            cmin=0,
+            cmax=1,
+            colorbar=dict(title=dict(text="gate"), thickness=14, len=0.45, y=0.78, x=0.945),
+        ),
+        coloraxis2=dict(
+            colorscale=DIVERGING,
+            cmin=-1,
+            cmax=1,
+            cmid=0,
+            colorbar=dict(title=dict(text="cand."), thickness=14, len=0.45, y=0.22, x=0.945),
+        ),
+    )
+    return _figure(
+        traces, layout, "Gates: units × steps", height, plot_bgcolor=UNREAD_BG, margin=dict(l=10, r=10, t=85, b=10)
+    )
 
 
 # ---------------------------------------------------------------- class probabilities
@@ -224,12 +281,21 @@ def _prob_bar(p: np.ndarray, k: int, focus: int, axis: str = "") -> dict:
     values = _probs_now(p, k)
     n_classes = p.shape[1]
     return dict(
-        type="bar", x=[str(c) for c in range(n_classes)], y=values, xaxis=f"x{axis}", yaxis=f"y{axis}", name="now",
-        marker=dict(color=[CLASS_COLORS[c % 10] for c in range(n_classes)],
-                    line=dict(color=["#111" if c == focus else "rgba(0,0,0,0)" for c in range(n_classes)], width=3)),
-        text=[f"{v:.2f}" if v >= 0.05 else "" for v in values], textposition="outside", cliponaxis=False,
+        type="bar",
+        x=[str(c) for c in range(n_classes)],
+        y=values,
+        xaxis=f"x{axis}",
+        yaxis=f"y{axis}",
+        name="now",
+        marker=dict(
+            color=[CLASS_COLORS[c % 10] for c in range(n_classes)],
+            line=dict(color=["#111" if c == focus else "rgba(0,0,0,0)" for c in range(n_classes)], width=3),
+        ),
+        text=[f"{v:.2f}" if v >= 0.05 else "" for v in values],
+        textposition="outside",
+        cliponaxis=False,
         hovertemplate="digit %{x}: %{y:.3f}<extra></extra>",
-    )  # fmt: skip
+    )
 
 
 def _prob_lines(p: np.ndarray, k: int, focus: int, axis: str = "") -> list[dict]:
@@ -238,11 +304,20 @@ def _prob_lines(p: np.ndarray, k: int, focus: int, axis: str = "") -> list[dict]
     shown[k:] = np.nan
     steps = np.arange(1, p.shape[0] + 1)
     return [
-        dict(type="scatter", x=steps, y=shown[:, c], mode="lines", name=str(c), xaxis=f"x{axis}", yaxis=f"y{axis}",
-             opacity=1.0 if c == focus else 0.6, line=dict(color=CLASS_COLORS[c % 10], width=6 if c == focus else 2),
-             hovertemplate=f"digit {c}<br>step %{{x}}: %{{y:.3f}}<extra></extra>")
+        dict(
+            type="scatter",
+            x=steps,
+            y=shown[:, c],
+            mode="lines",
+            name=str(c),
+            xaxis=f"x{axis}",
+            yaxis=f"y{axis}",
+            opacity=1.0 if c == focus else 0.6,
+            line=dict(color=CLASS_COLORS[c % 10], width=6 if c == focus else 2),
+            hovertemplate=f"digit {c}<br>step %{{x}}: %{{y:.3f}}<extra></extra>",
+        )
         for c in range(p.shape[1])
-    ]  # fmt: skip
+    ]
 
 
 def probs_bar_figure(probs: np.ndarray, k: int, label: int | None = None, height: int = 380) -> go.Figure:
@@ -266,16 +341,64 @@ def reading_shapes(k: int, n_rows: int, n_cols: int, n_steps: int) -> list[dict]
     on the probability lines (axes x2/y2) the steps not read yet covered and a dotted line at step k."""
     shapes = []
     if k < n_rows:
-        shapes.append(dict(type="rect", x0=-0.5, x1=n_cols - 0.5, y0=k - 0.5, y1=n_rows - 0.5, xref="x", yref="y",
-                           fillcolor="white", opacity=1 - DIM, line=dict(width=0), name="unread rows"))  # fmt: skip
+        shapes.append(
+            dict(
+                type="rect",
+                x0=-0.5,
+                x1=n_cols - 0.5,
+                y0=k - 0.5,
+                y1=n_rows - 0.5,
+                xref="x",
+                yref="y",
+                fillcolor="white",
+                opacity=1 - DIM,
+                line=dict(width=0),
+                name="unread rows",
+            )
+        )
     if k < n_steps:
-        shapes.append(dict(type="rect", x0=k + 0.5, x1=n_steps + 0.5, y0=0, y1=1, xref="x2", yref="y2 domain",
-                           fillcolor="white", opacity=1, line=dict(width=0), name="unread steps"))  # fmt: skip
+        shapes.append(
+            dict(
+                type="rect",
+                x0=k + 0.5,
+                x1=n_steps + 0.5,
+                y0=0,
+                y1=1,
+                xref="x2",
+                yref="y2 domain",
+                fillcolor="white",
+                opacity=1,
+                line=dict(width=0),
+                name="unread steps",
+            )
+        )
     if k > 0:
-        shapes.append(dict(type="rect", x0=-0.5, x1=n_cols - 0.5, y0=k - 1.5, y1=k - 0.5, xref="x", yref="y",
-                           line=dict(color=MARK, width=3), name="current row"))  # fmt: skip
-        shapes.append(dict(type="line", x0=k, x1=k, y0=0, y1=1, xref="x2", yref="y2 domain",
-                           line=dict(color=MARK, width=3, dash="dot"), name="current step"))  # fmt: skip
+        shapes.append(
+            dict(
+                type="rect",
+                x0=-0.5,
+                x1=n_cols - 0.5,
+                y0=k - 1.5,
+                y1=k - 0.5,
+                xref="x",
+                yref="y",
+                line=dict(color=MARK, width=3),
+                name="current row",
+            )
+        )
+        shapes.append(
+            dict(
+                type="line",
+                x0=k,
+                x1=k,
+                y0=0,
+                y1=1,
+                xref="x2",
+                yref="y2 domain",
+                line=dict(color=MARK, width=3, dash="dot"),
+                name="current step",
+            )
+        )
     return shapes
 
 
@@ -304,25 +427,51 @@ def reading_figure(
     k = _check_step(k, n_steps)
     focus = emphasised_class(p, label)
     d_digit, d_lines, d_bars = columns([0.8, 1.6, 1.0], gap=0.07)
-    digit = dict(type="heatmap", z=img, colorscale="Greys", zmin=0, zmax=1, showscale=False,
-                 hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>")  # fmt: skip
+    digit = dict(
+        type="heatmap",
+        z=img,
+        colorscale="Greys",
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>",
+    )
     data = [digit, *_prob_lines(p, n_steps, focus, "2"), _prob_bar(p, k, focus, "3")]
     names = [str(j) for j in range(n_steps + 1)]
     frames = [
-        dict(name=names[j], data=[_bar_frame(p, j)], traces=[len(data) - 1],
-             layout=dict(shapes=reading_shapes(j, n_rows, n_cols, n_steps)))
+        dict(
+            name=names[j],
+            data=[_bar_frame(p, j)],
+            traces=[len(data) - 1],
+            layout=dict(shapes=reading_shapes(j, n_rows, n_cols, n_steps)),
+        )
         for j in range(n_steps + 1)
-    ]  # fmt: skip
+    ]
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     play_args = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0))
     who = "true class" if label is not None else "predicted class"
-    frame_box = dict(showline=True, mirror=True, linecolor="#999", showticklabels=False, ticks="", showgrid=False,
-                     zeroline=False, constrain="domain")  # fmt: skip
+    frame_box = dict(
+        showline=True,
+        mirror=True,
+        linecolor="#999",
+        showticklabels=False,
+        ticks="",
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+    )
     layout = dict(
         xaxis=dict(frame_box, domain=list(d_digit), range=[-0.5, n_cols - 0.5]),
         yaxis=dict(frame_box, range=[n_rows - 0.5, -0.5], scaleanchor="x"),
-        xaxis2=dict(domain=list(d_lines), anchor="y2", range=[0.5, n_steps + 0.5], title="step (rows read)", dtick=4,
-                    tick0=4, gridcolor="#eee"),
+        xaxis2=dict(
+            domain=list(d_lines),
+            anchor="y2",
+            range=[0.5, n_steps + 0.5],
+            title="step (rows read)",
+            dtick=4,
+            tick0=4,
+            gridcolor="#eee",
+        ),
         yaxis2=dict(anchor="x2", range=[0, 1.02], title="probability", gridcolor="#eee"),
         xaxis3=dict(domain=list(d_bars), anchor="y3", title="digit", type="category"),
         yaxis3=dict(anchor="x3", range=[0, 1.1], gridcolor="#eee"),
@@ -333,20 +482,37 @@ def reading_figure(
             _panel_title("probabilities now", d_bars),
         ],
         showlegend=False,
-        updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top", pad=dict(t=0, r=10),
-            showactive=False, font=dict(size=16),
-            buttons=[
-                dict(label="▶ Play all rows", method="animate", args=[names, play_args]),
-                dict(label="❚❚ Pause", method="animate", args=[[None], step_args]),
-            ],
-        )],
-        sliders=[dict(
-            active=k, x=0.25, len=0.75, y=-0.08, yanchor="top", pad=dict(t=10), font=dict(size=13),
-            currentvalue=dict(prefix="rows read: ", font=dict(size=16)),
-            steps=[dict(label=name, method="animate", args=[[name], step_args]) for name in names],
-        )],
-    )  # fmt: skip
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=-0.12,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(t=0, r=10),
+                showactive=False,
+                font=dict(size=16),
+                buttons=[
+                    dict(label="▶ Play all rows", method="animate", args=[names, play_args]),
+                    dict(label="❚❚ Pause", method="animate", args=[[None], step_args]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                active=k,
+                x=0.25,
+                len=0.75,
+                y=-0.08,
+                yanchor="top",
+                pad=dict(t=10),
+                font=dict(size=13),
+                currentvalue=dict(prefix="rows read: ", font=dict(size=16)),
+                steps=[dict(label=name, method="animate", args=[[name], step_args]) for name in names],
+            )
+        ],
+    )
     return _figure(data, layout, "", height, frames, margin=dict(l=10, r=10, t=40, b=110))
 
 
@@ -377,17 +543,35 @@ def state_bars_figure(
         axis = "" if r == 0 else str(r + 1)
         top = round(1.0 - r * (span + gap), 6)
         now = values[k - 1, idx] if k > 0 else np.zeros(n_units, dtype=np.float32)
-        traces.append(dict(
-            type="bar", x=np.arange(n_units), y=now, name=name, customdata=idx.astype(np.int16), xaxis=f"x{axis}",
-            yaxis=f"y{axis}", marker=dict(color=now, colorscale=DIVERGING, cmin=-half, cmax=half, line=dict(width=0)),
-            hovertemplate=f"{name}, unit %{{customdata}}: %{{y:.3f}}<extra></extra>",
-        ))  # fmt: skip
-        layout[f"yaxis{axis}"] = dict(range=[-half, half], title=name, domain=[max(0.0, top - span), top],
-                                      anchor=f"x{axis}", gridcolor="#eee", zerolinecolor="#888")  # fmt: skip
+        traces.append(
+            dict(
+                type="bar",
+                x=np.arange(n_units),
+                y=now,
+                name=name,
+                customdata=idx.astype(np.int16),
+                xaxis=f"x{axis}",
+                yaxis=f"y{axis}",
+                marker=dict(color=now, colorscale=DIVERGING, cmin=-half, cmax=half, line=dict(width=0)),
+                hovertemplate=f"{name}, unit %{{customdata}}: %{{y:.3f}}<extra></extra>",
+            )
+        )
+        layout[f"yaxis{axis}"] = dict(
+            range=[-half, half],
+            title=name,
+            domain=[max(0.0, top - span), top],
+            anchor=f"x{axis}",
+            gridcolor="#eee",
+            zerolinecolor="#888",
+        )
         last = r == len(panels) - 1
-        layout[f"xaxis{axis}"] = dict(anchor=f"y{axis}", showticklabels=False, showgrid=False,
-                                      range=[-0.5, n_units - 0.5],
-                                      title="unit (in the chosen order)" if last else None)  # fmt: skip
+        layout[f"xaxis{axis}"] = dict(
+            anchor=f"y{axis}",
+            showticklabels=False,
+            showgrid=False,
+            range=[-0.5, n_units - 0.5],
+            title="unit (in the chosen order)" if last else None,
+        )
     title = "State before reading" if k == 0 else f"State after step {k}"
     return _figure(traces, layout, title, height, showlegend=False, bargap=0)
 
@@ -452,26 +636,63 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
     step_unit = "step %{y}, unit %{x}: %{z:.2f}<extra></extra>"
     traces = [
         dict(grey, z=img, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"),
-        dict(grey, z=np.asarray(trace.rows, dtype=np.float32), ygap=3,
-             hovertemplate="step %{y}, feature %{x}: %{z:.2f}<extra></extra>"),
+        dict(
+            grey,
+            z=np.asarray(trace.rows, dtype=np.float32),
+            ygap=3,
+            hovertemplate="step %{y}, feature %{x}: %{z:.2f}<extra></extra>",
+        ),
         dict(diverging, z=proj, zmin=-half, zmax=half, hovertemplate=step_unit),
         dict(diverging, z=np.asarray(trace.h, dtype=np.float32), zmin=-1, zmax=1, hovertemplate=step_unit),
-        dict(diverging, z=np.stack(final, axis=1), x=["h", "c"][: len(final)], zmin=-1, zmax=1, xgap=3,
-             hovertemplate="%{x}, unit %{y}: %{z:.2f}<extra></extra>"),
-        dict(type="bar", y=classes, x=np.asarray(trace.logits[-1], dtype=np.float32), orientation="h",
-             marker_color=colours, hovertemplate="digit %{y}: logit %{x:.2f}<extra></extra>"),
-        dict(type="bar", y=classes, x=np.asarray(trace.probs[-1], dtype=np.float32), orientation="h",
-             marker_color=colours, hovertemplate="digit %{y}: p = %{x:.3f}<extra></extra>"),
-    ]  # fmt: skip
+        dict(
+            diverging,
+            z=np.stack(final, axis=1),
+            x=["h", "c"][: len(final)],
+            zmin=-1,
+            zmax=1,
+            xgap=3,
+            hovertemplate="%{x}, unit %{y}: %{z:.2f}<extra></extra>",
+        ),
+        dict(
+            type="bar",
+            y=classes,
+            x=np.asarray(trace.logits[-1], dtype=np.float32),
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="digit %{y}: logit %{x:.2f}<extra></extra>",
+        ),
+        dict(
+            type="bar",
+            y=classes,
+            x=np.asarray(trace.probs[-1], dtype=np.float32),
+            orientation="h",
+            marker_color=colours,
+            hovertemplate="digit %{y}: p = %{x:.3f}<extra></extra>",
+        ),
+    ]
     layout: dict = {"annotations": []}
-    for i, (trace_i, stage, domain) in enumerate(zip(traces, stages, domains), start=1):
+    for i, (trace_i, stage, domain) in enumerate(zip(traces, stages, domains, strict=False), start=1):
         axis = "" if i == 1 else str(i)
         trace_i.update(xaxis=f"x{axis}", yaxis=f"y{axis}")
         bars = trace_i["type"] == "bar"
-        layout[f"xaxis{axis}"] = dict(domain=list(domain), anchor=f"y{axis}", showticklabels=bars, showgrid=bars,
-                                      gridcolor="#eee", zeroline=bars, zerolinecolor="#888")  # fmt: skip
-        layout[f"yaxis{axis}"] = dict(anchor=f"x{axis}", autorange="reversed", showticklabels=bars, showgrid=False,
-                                      zeroline=False, type="category" if bars else "-", dtick=1)  # fmt: skip
+        layout[f"xaxis{axis}"] = dict(
+            domain=list(domain),
+            anchor=f"y{axis}",
+            showticklabels=bars,
+            showgrid=bars,
+            gridcolor="#eee",
+            zeroline=bars,
+            zerolinecolor="#888",
+        )
+        layout[f"yaxis{axis}"] = dict(
+            anchor=f"x{axis}",
+            autorange="reversed",
+            showticklabels=bars,
+            showgrid=False,
+            zeroline=False,
+            type="category" if bars else "-",
+            dtick=1,
+        )
         if not bars:
             layout[f"xaxis{axis}"]["ticks"] = layout[f"yaxis{axis}"]["ticks"] = ""
         if i <= 2:  # the image and its rows keep square pixels
@@ -479,8 +700,17 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
             layout[f"xaxis{axis}"].update(constrain="domain")
         layout["annotations"].append(_panel_title(f"<b>{stage.name}</b><br>{stage.shape_text}", domain, size=14))
     layout[f"xaxis{len(traces)}"]["range"] = [0, 1]
-    for left, right in zip(domains, domains[1:]):
-        layout["annotations"].append(dict(text="➜", showarrow=False, font=dict(size=22, color="#888"), yref="paper",
-                                          y=0.5, xref="paper", x=(left[1] + right[0]) / 2))  # fmt: skip
+    for left, right in zip(domains, domains[1:], strict=False):
+        layout["annotations"].append(
+            dict(
+                text="➜",
+                showarrow=False,
+                font=dict(size=22, color="#888"),
+                yref="paper",
+                y=0.5,
+                xref="paper",
+                x=(left[1] + right[0]) / 2,
+            )
+        )
     title = f"One digit through the network, {trace.rows.shape[0]} steps: every shape along the way"
     return _figure(traces, layout, title, height, showlegend=False, margin=dict(l=10, r=10, t=100, b=10))

@@ -58,8 +58,13 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
-def loss_figure(losses: Sequence[float], steps_per_epoch: int = 1, max_points: int = 300,
-                height: int = 300, epochs: float | None = None) -> go.Figure:
+def loss_figure(
+    losses: Sequence[float],
+    steps_per_epoch: int = 1,
+    max_points: int = 300,
+    height: int = 300,
+    epochs: float | None = None,
+) -> go.Figure:
     """Training loss against epochs: batch losses (binned to `max_points`) and a smoothed line.
 
     `epochs`: the run's planned length, so the axis spans the whole run while it trains.
@@ -69,25 +74,46 @@ def loss_figure(losses: Sequence[float], steps_per_epoch: int = 1, max_points: i
     _, smooth = binned(smoothed(losses), max_points)
     x = steps / per_epoch
     data = [
-        {"type": "scatter", "x": x, "y": means, "mode": "lines", "name": "batch loss",
-         "line": {"color": "rgba(99,110,250,0.35)", "width": 1},
-         "hovertemplate": "epoch %{x:.2f}: %{y:.3f}<extra></extra>"},
-        {"type": "scatter", "x": x, "y": smooth, "mode": "lines", "name": "smoothed",
-         "line": {"color": "rgb(99,110,250)", "width": 2.5},
-         "hovertemplate": "epoch %{x:.2f}: %{y:.3f}<extra>smoothed</extra>"},
+        {
+            "type": "scatter",
+            "x": x,
+            "y": means,
+            "mode": "lines",
+            "name": "batch loss",
+            "line": {"color": "rgba(99,110,250,0.35)", "width": 1},
+            "hovertemplate": "epoch %{x:.2f}: %{y:.3f}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": smooth,
+            "mode": "lines",
+            "name": "smoothed",
+            "line": {"color": "rgb(99,110,250)", "width": 2.5},
+            "hovertemplate": "epoch %{x:.2f}: %{y:.3f}<extra>smoothed</extra>",
+        },
     ]
     xaxis = {"title": {"text": "epoch"}, "rangemode": "tozero"}
     if epochs:
         xaxis["range"] = [0, float(epochs)]
-    layout = {"title": {"text": "Training loss"}, "xaxis": xaxis,
-              "yaxis": {"title": {"text": "cross-entropy"}, "rangemode": "tozero"}, "height": height,
-              "margin": _MARGIN, "legend": _LEGEND}
+    layout = {
+        "title": {"text": "Training loss"},
+        "xaxis": xaxis,
+        "yaxis": {"title": {"text": "cross-entropy"}, "rangemode": "tozero"},
+        "height": height,
+        "margin": _MARGIN,
+        "legend": _LEGEND,
+    }
     return _figure(data, layout)
 
 
-def accuracy_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], height: int = 300,
-                    title: str = "Test accuracy", epochs: float | None = None,
-                    references: Mapping[str, float] | None = None) -> go.Figure:
+def accuracy_figure(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    height: int = 300,
+    title: str = "Test accuracy",
+    epochs: float | None = None,
+    references: Mapping[str, float] | None = None,
+) -> go.Figure:
     """Accuracy (0..1) against epochs, one line per named curve {name: (epochs, accuracies)}.
 
     `epochs`: the x-axis length (the run's planned epochs), else the longest curve's. `references`:
@@ -99,15 +125,36 @@ def accuracy_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]
     for name, (xs, accs) in curves.items():
         x = np.asarray(xs, dtype=np.float64)
         longest = max(longest, float(x.max()) if x.size else 0.0)
-        data.append({"type": "scatter", "x": x, "y": np.asarray(accs, dtype=np.float64),
-                     "mode": "lines+markers", "name": name, "marker": {"size": 5},
-                     "hovertemplate": "epoch %{x:.2f}: %{y:.2%}<extra>" + name + "</extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": np.asarray(accs, dtype=np.float64),
+                "mode": "lines+markers",
+                "name": name,
+                "marker": {"size": 5},
+                "hovertemplate": "epoch %{x:.2f}: %{y:.2%}<extra>" + name + "</extra>",
+            }
+        )
     x_max = float(epochs) if epochs else (longest or 1.0)
     for k, (name, acc) in enumerate((references or {}).items()):
-        data.append({"type": "scatter", "x": [0.0, x_max], "y": [float(acc), float(acc)], "mode": "lines",
-                     "name": name, "line": {"dash": "dash", "width": 1.5, "color": ["#7f7f7f", "#bcbd22"][k % 2]},
-                     "hovertemplate": f"{name}: %{{y:.2%}}<extra></extra>"})
-    layout = {"title": {"text": title}, "xaxis": {"title": {"text": "epoch"}, "range": [0, x_max]},
-              "yaxis": {"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [0, 1.02]},
-              "height": height, "margin": _MARGIN, "legend": _LEGEND}
+        data.append(
+            {
+                "type": "scatter",
+                "x": [0.0, x_max],
+                "y": [float(acc), float(acc)],
+                "mode": "lines",
+                "name": name,
+                "line": {"dash": "dash", "width": 1.5, "color": ["#7f7f7f", "#bcbd22"][k % 2]},
+                "hovertemplate": f"{name}: %{{y:.2%}}<extra></extra>",
+            }
+        )
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": "epoch"}, "range": [0, x_max]},
+        "yaxis": {"title": {"text": "accuracy"}, "tickformat": ".0%", "range": [0, 1.02]},
+        "height": height,
+        "margin": _MARGIN,
+        "legend": _LEGEND,
+    }
     return _figure(data, layout)

@@ -27,8 +27,9 @@ CAPTIONS = {
 
 
 @st.cache_data(show_spinner="Measuring which rows mattered…", max_entries=256)
-def _attribution(sha256: str, image_bytes: bytes, shape: tuple[int, ...], target: int, method: str, score: str,
-                 _loaded: LoadedModel) -> RowAttribution:  # fmt: skip
+def _attribution(
+    sha256: str, image_bytes: bytes, shape: tuple[int, ...], target: int, method: str, score: str, _loaded: LoadedModel
+) -> RowAttribution:
     image = np.frombuffer(image_bytes, dtype=np.float32).reshape(shape)
     return attribute_rows(_loaded.model, image, target, method, score)
 
@@ -58,16 +59,27 @@ def render_attribution(loaded: LoadedModel, image: np.ndarray, target: int, key_
     n_classes = loaded.config.n_classes
     target = int(np.clip(int(target), 0, n_classes - 1))
     a, b, c = st.columns([2, 2, 1.2], vertical_alignment="bottom")
-    method = a.radio("Method", METHODS, format_func=METHOD_TITLES.get, key=f"{key_prefix}attr_method",
-                     horizontal=True)  # fmt: skip
-    score = b.radio("Score", SCORES, format_func=SCORE_TITLES.get, key=f"{key_prefix}attr_score", horizontal=True,
-                    index=1, help="Probabilities saturate near 1, so one row rarely moves them; logits show more.")
-    cls = c.selectbox("Explain class", list(range(n_classes)), key=_follow_target(key_prefix, target),
-                      help="Starts at the model's answer; pick another class to ask why it was not chosen.")
+    method = a.radio("Method", METHODS, format_func=METHOD_TITLES.get, key=f"{key_prefix}attr_method", horizontal=True)
+    score = b.radio(
+        "Score",
+        SCORES,
+        format_func=SCORE_TITLES.get,
+        key=f"{key_prefix}attr_score",
+        horizontal=True,
+        index=1,
+        help="Probabilities saturate near 1, so one row rarely moves them; logits show more.",
+    )
+    cls = c.selectbox(
+        "Explain class",
+        list(range(n_classes)),
+        key=_follow_target(key_prefix, target),
+        help="Starts at the model's answer; pick another class to ask why it was not chosen.",
+    )
     overlay = False
     if method == "integrated_gradients":
-        overlay = st.checkbox("Colour the digit's pixels by their own attribution", value=True,
-                              key=f"{key_prefix}attr_pixels")  # fmt: skip
+        overlay = st.checkbox(
+            "Colour the digit's pixels by their own attribution", value=True, key=f"{key_prefix}attr_pixels"
+        )
     try:
         result = cached_attribution(loaded, image, int(cls), method, score)
     except ValueError as exc:
@@ -77,7 +89,13 @@ def render_attribution(loaded: LoadedModel, image: np.ndarray, target: int, key_
     title = f"Which rows mattered for {cls}? ({METHOD_TITLES[method].lower()})"
     fig = row_attribution_figure(image, result.rows, result.pixels if overlay else None, title, label)
     st.plotly_chart(fig, key=f"{key_prefix}attr_fig", config=CHART_CONFIG)
-    st.caption(CAPTIONS[method].format(
-        score=score, target=cls, value=_fmt(result.value, score), blank=_fmt(result.baseline_value, score),
-        delta=_fmt(result.value - result.baseline_value, score), total=_fmt(result.total, score),
-    ))  # fmt: skip
+    st.caption(
+        CAPTIONS[method].format(
+            score=score,
+            target=cls,
+            value=_fmt(result.value, score),
+            blank=_fmt(result.baseline_value, score),
+            delta=_fmt(result.value - result.baseline_value, score),
+            total=_fmt(result.total, score),
+        )
+    )

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -131,7 +132,7 @@ class FrozenFigure(go.Figure):
         return self._frozen_spec
 
 
-def _fingerprint(value: Any, h: "hashlib._Hash") -> None:
+def _fingerprint(value: Any, h: hashlib._Hash) -> None:
     """Feed a figure's inputs to a hash: arrays by dtype, shape and bytes; containers item by item."""
     if isinstance(value, np.ndarray):
         h.update(f"nd{value.dtype}{value.shape}".encode())

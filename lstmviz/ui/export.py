@@ -44,24 +44,56 @@ def render_exports(trace: Trace, image: np.ndarray, label: int | None, key_prefi
                     bar.empty()
                     made[key_prefix] = (fp, data)
                 else:
-                    st.button(f"Make the GIF ({T} frames)", key=f"{key_prefix}export_make", icon=":material/movie:",
-                              on_click=st.session_state.__setitem__, args=(request, fp))  # fmt: skip
+                    st.button(
+                        f"Make the GIF ({T} frames)",
+                        key=f"{key_prefix}export_make",
+                        icon=":material/movie:",
+                        on_click=st.session_state.__setitem__,
+                        args=(request, fp),
+                    )
             if made.get(key_prefix, (None,))[0] == fp:
-                st.download_button("Download GIF", made[key_prefix][1], file_name=f"lstmviz-{fp[:8]}.gif",
-                                   mime="image/gif", key=f"{key_prefix}export_gif", on_click="ignore",
-                                   icon=":material/download:")  # fmt: skip
+                st.download_button(
+                    "Download GIF",
+                    made[key_prefix][1],
+                    file_name=f"lstmviz-{fp[:8]}.gif",
+                    mime="image/gif",
+                    key=f"{key_prefix}export_gif",
+                    on_click="ignore",
+                    icon=":material/download:",
+                )
         with step_col:
             k = int(st.number_input("Step", 1, T, T, key=f"{key_prefix}export_step"))
             a, b = st.columns(2)
-            a.download_button("PNG", lambda: export.frame_bytes(trace, image, label, k, "png"),
-                              file_name=f"lstmviz-step{k}.png", mime="image/png", key=f"{key_prefix}export_png",
-                              on_click="ignore")  # fmt: skip
-            b.download_button("SVG", lambda: export.frame_bytes(trace, image, label, k, "svg"),
-                              file_name=f"lstmviz-step{k}.svg", mime="image/svg+xml", key=f"{key_prefix}export_svg",
-                              on_click="ignore")  # fmt: skip
+            a.download_button(
+                "PNG",
+                lambda: export.frame_bytes(trace, image, label, k, "png"),
+                file_name=f"lstmviz-step{k}.png",
+                mime="image/png",
+                key=f"{key_prefix}export_png",
+                on_click="ignore",
+            )
+            b.download_button(
+                "SVG",
+                lambda: export.frame_bytes(trace, image, label, k, "svg"),
+                file_name=f"lstmviz-step{k}.svg",
+                mime="image/svg+xml",
+                key=f"{key_prefix}export_svg",
+                on_click="ignore",
+            )
         with data_col:
-            st.download_button("Trace as CSV", lambda: export.trace_csv(trace), file_name=f"lstmviz-trace-{fp[:8]}.csv",
-                               mime="text/csv", key=f"{key_prefix}export_csv", on_click="ignore")  # fmt: skip
-            st.download_button("Trace as .npz", lambda: export.trace_npz(trace, image),
-                               file_name=f"lstmviz-trace-{fp[:8]}.npz", mime="application/octet-stream",
-                               key=f"{key_prefix}export_npz", on_click="ignore")  # fmt: skip
+            st.download_button(
+                "Trace as CSV",
+                lambda: export.trace_csv(trace),
+                file_name=f"lstmviz-trace-{fp[:8]}.csv",
+                mime="text/csv",
+                key=f"{key_prefix}export_csv",
+                on_click="ignore",
+            )
+            st.download_button(
+                "Trace as .npz",
+                lambda: export.trace_npz(trace, image),
+                file_name=f"lstmviz-trace-{fp[:8]}.npz",
+                mime="application/octet-stream",
+                key=f"{key_prefix}export_npz",
+                on_click="ignore",
+            )

@@ -100,8 +100,9 @@ def _model_id(loaded: LoadedModel) -> str:
     return model_id(loaded)
 
 
-def render_inspector(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_prefix: str,
-                     picked: Mapping[str, Any] | None = None) -> None:
+def render_inspector(
+    loaded: LoadedModel, trace: Trace, image: np.ndarray, key_prefix: str, picked: Mapping[str, Any] | None = None
+) -> None:
     """The unit inspector for one digit's trace: equations with numbers, a reading, pixel pushes, the top
     previous units, and the what-if experiments. `picked` is a clicked heatmap cell {"view", "unit", "step"}."""
     cfg = loaded.config
@@ -130,9 +131,15 @@ def render_inspector(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_p
     with right:
         st.markdown("**What the numbers say**")
         st.markdown("\n".join(f"- {s}" for s in reading(us)))
-    show = st.radio("Colour the pixel strip by", ["push", "weights"], key=_k(p, "pixel_show"), horizontal=True,
-                    format_func=lambda s: "weight × pixel (what this row does)" if s == "push"
-                    else "effective weight (what ink there would do)")  # fmt: skip
+    show = st.radio(
+        "Colour the pixel strip by",
+        ["push", "weights"],
+        key=_k(p, "pixel_show"),
+        horizontal=True,
+        format_func=lambda s: (
+            "weight × pixel (what this row does)" if s == "push" else "effective weight (what ink there would do)"
+        ),
+    )
     st.plotly_chart(pixel_strip_figure(us, show), key=_k(p, "fig_pixels"), config=CHART_CONFIG)
     st.caption(CAPTIONS["pixels"])
     st.plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"), config=CHART_CONFIG)
@@ -147,14 +154,25 @@ def _experiment(kind: str, cell: str, p: str, unit: int, step: int, H: int, T: i
     if kind == "clamp":
         gate = "update gate z" if cell == "gru" else "forget gate"
         a, b, c = st.columns(3)
-        value = a.radio(f"Hold the {gate} at", [0.0, 1.0], key=_k(p, "clamp_value"), horizontal=True,
-                        format_func=lambda v: "0: forget everything" if v == 0 else "1: never forget")  # fmt: skip
-        scope = b.radio("For", ["all", "unit"], key=_k(p, "clamp_scope"), horizontal=True,
-                        format_func=lambda s: "all units" if s == "all" else f"unit {unit} only")  # fmt: skip
+        value = a.radio(
+            f"Hold the {gate} at",
+            [0.0, 1.0],
+            key=_k(p, "clamp_value"),
+            horizontal=True,
+            format_func=lambda v: "0: forget everything" if v == 0 else "1: never forget",
+        )
+        scope = b.radio(
+            "For",
+            ["all", "unit"],
+            key=_k(p, "clamp_scope"),
+            horizontal=True,
+            format_func=lambda s: "all units" if s == "all" else f"unit {unit} only",
+        )
         _clip_state(_k(p, "clamp_from"), 1, T, step)
         start = int(c.number_input(f"From step (1–{T})", 1, T, key=_k(p, "clamp_from")))
-        return Intervention(clamp_forget=float(value), clamp_from=start,
-                            clamp_units=None if scope == "all" else (unit,))  # fmt: skip
+        return Intervention(
+            clamp_forget=float(value), clamp_from=start, clamp_units=None if scope == "all" else (unit,)
+        )
     if kind == "silence":
         key, follows = _k(p, "silence"), _k(p, "silence_follows")
         current = st.session_state.get(key)
@@ -166,13 +184,25 @@ def _experiment(kind: str, cell: str, p: str, unit: int, step: int, H: int, T: i
         return Intervention(silence=tuple(sorted(int(u) for u in units)))
     a, b = st.columns([1, 2], vertical_alignment="bottom")
     _clip_state(_k(p, "blank_after"), 0, T - 1, min(step, T - 1))
-    k = int(a.number_input(f"Keep rows 1 to (0–{T - 1})", 0, T - 1, key=_k(p, "blank_after"),
-                           help="the rows after this one are set to zero"))  # fmt: skip
+    k = int(
+        a.number_input(
+            f"Keep rows 1 to (0–{T - 1})",
+            0,
+            T - 1,
+            key=_k(p, "blank_after"),
+            help="the rows after this one are set to zero",
+        )
+    )
     if st.session_state.pop(_k(p, "go_truncation"), False):
         st.switch_page(TRUNCATION_PAGE)
-    b.button("Open the Truncation page's occlusion mode", key=_k(p, "to_truncation"), icon=":material/content_cut:",
-             help="the same cut on every test digit", on_click=_to_truncation,
-             args=(max(1, k), _k(p, "go_truncation")))  # fmt: skip
+    b.button(
+        "Open the Truncation page's occlusion mode",
+        key=_k(p, "to_truncation"),
+        icon=":material/content_cut:",
+        help="the same cut on every test digit",
+        on_click=_to_truncation,
+        args=(max(1, k), _k(p, "go_truncation")),
+    )
     return Intervention(blank_after=k)
 
 
@@ -202,9 +232,14 @@ def render_whatif(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_pref
         st.warning(f"**{iv.describe(cfg.cell)}**: {text}", icon=":material/swap_horiz:")
     else:
         st.info(f"**{iv.describe(cfg.cell)}**: {text}", icon=":material/check:")
-    start = iv.clamp_from if iv.clamp_forget is not None else (iv.blank_after + 1 if iv.blank_after is not None else None)
-    st.plotly_chart(whatif_figure(trace.probs, changed.probs, "what-if", start if start and start <= T else None),
-                    key=_k(p, "fig_whatif"), config=CHART_CONFIG)  # fmt: skip
+    start = (
+        iv.clamp_from if iv.clamp_forget is not None else (iv.blank_after + 1 if iv.blank_after is not None else None)
+    )
+    st.plotly_chart(
+        whatif_figure(trace.probs, changed.probs, "what-if", start if start and start <= T else None),
+        key=_k(p, "fig_whatif"),
+        config=CHART_CONFIG,
+    )
     st.caption(CAPTIONS["whatif"] + f" Gates of a {cfg.cell.upper()}: {', '.join(GATES[cfg.cell]) or 'none'}.")
 
 
@@ -252,10 +287,15 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
     entry = ablation_entry(loaded, split)
     if entry is None:
         H = loaded.config.hidden_size
-        st.button(f"Silence each of the {H} units in turn over {len(split)} test digits", key=_k(p, "ablation_start"),
-                  on_click=start_ablation, args=(loaded, split), icon=":material/play_arrow:",
-                  help="Runs once per model in the background (a few minutes for 128 units on a small server); "
-                  "the result is stored on disk.")  # fmt: skip
+        st.button(
+            f"Silence each of the {H} units in turn over {len(split)} test digits",
+            key=_k(p, "ablation_start"),
+            on_click=start_ablation,
+            args=(loaded, split),
+            icon=":material/play_arrow:",
+            help="Runs once per model in the background (a few minutes for 128 units on a small server); "
+            "the result is stored on disk.",
+        )
         return
     if isinstance(entry, AblationResult):
         result, error, job = entry, None, None
@@ -270,11 +310,18 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
         st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split))
         return
     if result is None:
-        poll_jobs({"": job}, f"Silencing each of {loaded.config.hidden_size} units over {len(split)} test digits "
-                  "(first time only)")  # fmt: skip
+        poll_jobs(
+            {"": job},
+            f"Silencing each of {loaded.config.hidden_size} units over {len(split)} test digits (first time only)",
+        )
         return
-    sort = st.radio("Order", ["unit", "drop"], key=_k(p, "ablation_order"), horizontal=True,
-                    format_func=lambda o: "by unit" if o == "unit" else "largest drop first")  # fmt: skip
+    sort = st.radio(
+        "Order",
+        ["unit", "drop"],
+        key=_k(p, "ablation_order"),
+        horizontal=True,
+        format_func=lambda o: "by unit" if o == "unit" else "largest drop first",
+    )
     selected = st.session_state.get(unit_key)
     chart_key = _k(p, "fig_ablation")
 
@@ -288,11 +335,14 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
     order = ablation_order(result.drop, True)
     worst = int(order[0])
     small = int((np.abs(result.drop) < 0.001).sum())
-    line = (f"Silencing **unit {worst}** costs the most: accuracy falls from {result.base_accuracy:.2%} to "
-            f"{result.accuracy[worst]:.2%}. {small} of {result.n_units} units cost less than 0.1 points alone.")  # fmt: skip
+    line = (
+        f"Silencing **unit {worst}** costs the most: accuracy falls from {result.base_accuracy:.2%} to "
+        f"{result.accuracy[worst]:.2%}. {small} of {result.n_units} units cost less than 0.1 points alone."
+    )
     if isinstance(selected, (int, np.integer)) and 0 <= selected < result.n_units:
         rank = int(np.flatnonzero(order == selected)[0]) + 1
-        line += (f" Unit {selected}: {100 * result.drop[selected]:+.2f} points (rank {rank} of {result.n_units}).")
+        line += f" Unit {selected}: {100 * result.drop[selected]:+.2f} points (rank {rank} of {result.n_units})."
     st.markdown(line)
-    st.caption(f"Over {result.n} test digits. Each bar is one unit silenced alone; the orange bar is the unit shown "
-               "above.")  # fmt: skip
+    st.caption(
+        f"Over {result.n} test digits. Each bar is one unit silenced alone; the orange bar is the unit shown above."
+    )

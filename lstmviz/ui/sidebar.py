@@ -28,8 +28,9 @@ def _startup() -> list[str]:
     """Once per server process: remove partial files left in the user models folder by interrupted saves."""
     removed = clean_partial_files(user_models_dir())
     if removed:
-        _log.warning("removed %d partial files left by interrupted saves: %s", len(removed),
-                     ", ".join(p.name for p in removed))
+        _log.warning(
+            "removed %d partial files left by interrupted saves: %s", len(removed), ", ".join(p.name for p in removed)
+        )
     return [p.name for p in removed]
 
 
@@ -64,26 +65,36 @@ def model_selector() -> None:
     models = list_models()
     valid = {str(m.path): m for m in models if m.valid}
     if not valid:
-        st.sidebar.warning("No usable checkpoints: the models/ folder is empty and nothing has been trained or uploaded.")
+        st.sidebar.warning(
+            "No usable checkpoints: the models/ folder is empty and nothing has been trained or uploaded."
+        )
     else:
         options = list(valid)
         if st.session_state.get(MODEL_KEY) not in valid:
             st.session_state[MODEL_KEY] = options[0]
         path = st.sidebar.selectbox("Model", options, key=MODEL_KEY, format_func=lambda p: valid[p].label())
         st.sidebar.caption(escape_markdown(valid[path].caption(), 300))
-        st.sidebar.download_button("Download checkpoint", data=lambda: Path(path).read_bytes(),
-                                   file_name=Path(path).name, mime="application/octet-stream",
-                                   on_click="ignore", key="sidebar_download", icon=":material/download:")
+        st.sidebar.download_button(
+            "Download checkpoint",
+            data=lambda: Path(path).read_bytes(),
+            file_name=Path(path).name,
+            mime="application/octet-stream",
+            on_click="ignore",
+            key="sidebar_download",
+            icon=":material/download:",
+        )
     if hidden("upload"):  # a teacher's link: ?hide=upload
         return
     with st.sidebar.expander("Upload a model"):
         st.file_uploader(
             "A .safetensors checkpoint from this app, or a PyTorch .pt/.pth state dict",
-            type=["safetensors", "pt", "pth"], key=UPLOAD_KEY, on_change=_import_uploaded,
+            type=["safetensors", "pt", "pth"],
+            key=UPLOAD_KEY,
+            on_change=_import_uploaded,
             max_upload_size=MAX_UPLOAD_MB,
             help="PyTorch files are read with torch.load(weights_only=True) after a check of the archive, so no "
-                 f"code in them runs. Rows of 28 pixels, 10 digits, up to 512 units; at most {MAX_UPLOAD_MB} MB. "
-                 f"Uploads are stored in {user_models_dir()}.",
+            f"code in them runs. Rows of 28 pixels, 10 digits, up to 512 units; at most {MAX_UPLOAD_MB} MB. "
+            f"Uploads are stored in {user_models_dir()}.",
         )
         kind, text = st.session_state.get(UPLOAD_MESSAGE_KEY, (None, None))
         if kind == "error":

@@ -75,12 +75,14 @@ def opening_note(trace: Trace, start: int) -> str:
     n = trace.n_steps
     settle = settle_step(trace.probs)
     final = int(trace.prediction)
-    where = f"Opens at the last row (step {start} of {n}): the model's answer." if start == n else (
-        f"Opens at step {start} of {n}.")  # fmt: skip
+    where = (
+        f"Opens at the last row (step {start} of {n}): the model's answer."
+        if start == n
+        else (f"Opens at step {start} of {n}.")
+    )
     if settle == 1:
         return f"{where} Its best guess is **{final}** from the very first row and never changes."
-    return (f"{where} The answer **settles at step {settle}**: from row {settle} on, the best guess stays "
-            f"**{final}**.")  # fmt: skip
+    return f"{where} The answer **settles at step {settle}**: from row {settle} on, the best guess stays **{final}**."
 
 
 def captions_for(trace: Trace, label: int | None) -> dict[str, str]:
@@ -120,17 +122,19 @@ def render_stepthrough(
     start = n if start is None else int(np.clip(start, 0, n))
     order_col = st.columns([3, 1], vertical_alignment="bottom")
     with order_col[1]:
-        method = st.selectbox("Order the units", list(ORDERS), format_func=ORDERS.get, key=f"{key_prefix}order",
-                              help=CAPTIONS["order"])  # fmt: skip
+        method = st.selectbox(
+            "Order the units", list(ORDERS), format_func=ORDERS.get, key=f"{key_prefix}order", help=CAPTIONS["order"]
+        )
     order_col[0].markdown(opening_note(trace, start))
     order = unit_order(trace.h, method)
     payload = stepper_payload(trace, image, label, order, start=start, captions=captions_for(trace, label))
     payload["url_step"] = "step" if url_step else None
-    _STEPPER(key=stepper_key(key_prefix), data=payload, default={"cell": None}, on_cell_change=_ignore,
-             height="content")  # fmt: skip
+    _STEPPER(
+        key=stepper_key(key_prefix), data=payload, default={"cell": None}, on_cell_change=_ignore, height="content"
+    )
     sections = dict(tabs or {})
     sections["Anatomy"] = lambda: _anatomy(trace, image, key_prefix)
-    for tab, draw in zip(st.tabs(list(sections)), sections.values()):
+    for tab, draw in zip(st.tabs(list(sections)), sections.values(), strict=False):
         with tab:
             draw()
     return clicked_cell(key_prefix)
@@ -168,8 +172,9 @@ def _fingerprint(trace: Trace, image: np.ndarray) -> str:
 
 
 def _anatomy(trace: Trace, image: np.ndarray, key_prefix: str) -> None:
-    st.plotly_chart(_anatomy_figure(_fingerprint(trace, image), image, trace), key=f"{key_prefix}fig_anatomy",
-                    config=CHART_CONFIG)  # fmt: skip
+    st.plotly_chart(
+        _anatomy_figure(_fingerprint(trace, image), image, trace), key=f"{key_prefix}fig_anatomy", config=CHART_CONFIG
+    )
     stages = figs.anatomy_stages(image, trace)
     st.dataframe(
         {

@@ -102,8 +102,14 @@ def live_panel(owner: str) -> None:
     epochs = job.spec.recipe().epochs if job.spec.max_batches is None else None
     left.plotly_chart(loss_figure(snap.loss_history, snap.steps_per_epoch, epochs=epochs), key="train_loss_chart")
     curve = ([e["epoch"] for e in snap.eval_history], [e["accuracy"] for e in snap.eval_history])
-    right.plotly_chart(accuracy_figure({f"this run ({job.spec.eval_size:,} held-out training digits)": curve},
-                                       title="Test accuracy while training", epochs=epochs), key="train_acc_chart")
+    right.plotly_chart(
+        accuracy_figure(
+            {f"this run ({job.spec.eval_size:,} held-out training digits)": curve},
+            title="Test accuracy while training",
+            epochs=epochs,
+        ),
+        key="train_acc_chart",
+    )
     if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
         st.session_state["train_done_seen"] = snap.job_id
         st.rerun()  # the whole app: the sidebar lists the new model, the results appear
@@ -128,9 +134,13 @@ def _history_curve(info: ModelInfo) -> tuple[list, list] | None:
     history = info.metrics.get("history")
     if not isinstance(history, list):
         return None
-    points = [(h["epoch"], h["test_accuracy"]) for h in history
-              if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float))
-              and isinstance(h.get("test_accuracy"), (int, float))]
+    points = [
+        (h["epoch"], h["test_accuracy"])
+        for h in history
+        if isinstance(h, dict)
+        and isinstance(h.get("epoch"), (int, float))
+        and isinstance(h.get("test_accuracy"), (int, float))
+    ]
     return ([p[0] for p in points], [p[1] for p in points]) if points else None
 
 
@@ -150,8 +160,14 @@ def results(snap: JobSnapshot) -> None:
     if st.session_state.get(MODEL_KEY) == snap.path:
         st.caption("✅ Selected in the sidebar: every page now uses this model.")
     else:
-        st.button("Use this model", on_click=use, args=(snap.path,), key="train_use", type="primary",
-                  help="select it in the sidebar so every page uses it")
+        st.button(
+            "Use this model",
+            on_click=use,
+            args=(snap.path,),
+            key="train_use",
+            type="primary",
+            help="select it in the sidebar so every page uses it",
+        )
     new, shipped = read_info(snap.path), read_info(DEFAULT_CHECKPOINT)
     if not new.valid:
         st.error(f"The saved checkpoint cannot be read back: {escape_markdown(new.error, 300)}")
@@ -166,10 +182,14 @@ def results(snap: JobSnapshot) -> None:
         refs = {}
         if shipped.valid and shipped.accuracy is not None:
             epochs = shipped.metrics.get("epochs")
-            refs[f"{shipped.name} (shipped" + (f", {epochs} epochs)" if isinstance(epochs, int) else ")")] = shipped.accuracy
+            refs[f"{shipped.name} (shipped" + (f", {epochs} epochs)" if isinstance(epochs, int) else ")")] = (
+                shipped.accuracy
+            )
         run_epochs = new.metrics.get("epochs") if isinstance(new.metrics.get("epochs"), (int, float)) else None
-        st.plotly_chart(accuracy_figure({new_label: curve}, title="Test accuracy per epoch", epochs=run_epochs,
-                                        references=refs), key="train_compare_chart")
+        st.plotly_chart(
+            accuracy_figure({new_label: curve}, title="Test accuracy per epoch", epochs=run_epochs, references=refs),
+            key="train_compare_chart",
+        )
 
 
 def _unsaved(message: str) -> None:
@@ -181,8 +201,15 @@ def _unsaved(message: str) -> None:
         return
     name, data = held
     c1, c2, _ = st.columns([2, 2, 4])
-    c1.download_button("Download the trained model", data=data, file_name=name, mime="application/octet-stream",
-                       key="train_download_unsaved", icon=":material/download:", on_click="ignore")
+    c1.download_button(
+        "Download the trained model",
+        data=data,
+        file_name=name,
+        mime="application/octet-stream",
+        key="train_download_unsaved",
+        icon=":material/download:",
+        on_click="ignore",
+    )
     c2.button("Try saving again", key="train_retry_save", on_click=retry_save, icon=":material/save:")
     if st.session_state.get("train_save_error"):
         st.error(escape_markdown(st.session_state["train_save_error"], 400))
@@ -198,8 +225,9 @@ def past_runs_panel() -> None:
         if run.path and st.session_state.get(MODEL_KEY) != run.path:
             c1.button("Use this model", key=f"train_past_use_{run.run_id}", on_click=use, args=(run.path,))
         if not run.finishing:
-            c2.button("Dismiss", key=f"train_past_dismiss_{run.run_id}", on_click=dismiss_past_run,
-                      args=(folder, run.run_id))
+            c2.button(
+                "Dismiss", key=f"train_past_dismiss_{run.run_id}", on_click=dismiss_past_run, args=(folder, run.run_id)
+            )
 
 
 def busy_panel(owner: str) -> None:
