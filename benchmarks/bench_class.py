@@ -129,7 +129,7 @@ class Session:
     async def open(self, url: str) -> None:
         self.page.set_default_timeout(300_000)  # first visits of a whole class queue on a small server
         await self.page.goto(url)
-        await self.page.get_by_test_id("stSidebarNav").get_by_role("link", name="Step-through explorer").click()
+        await self.page.locator(".st-key-app_menu").get_by_role("link", name="Step-through explorer").click()
         await self.page.locator(".lsv-bar").wait_for()
         await self.page.wait_for_timeout(1500)  # let the first run settle
 

@@ -169,7 +169,7 @@ def app_time(name: str, data_dir: Path, env: dict, home: Path, timeout: float) -
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.set_default_timeout(120_000)
             page.goto(base)
-            page.get_by_test_id("stSidebarNav").wait_for()
+            page.locator(".st-key-app_menu").wait_for()
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_test_id("stSelectbox").click()
             page.get_by_role("option").filter(has_text=name).click()
@@ -182,7 +182,7 @@ def app_time(name: str, data_dir: Path, env: dict, home: Path, timeout: float) -
                 print(f"(the sidebar does not show {name} in its input; going on)", flush=True)
             page.wait_for_timeout(1000)
             start, cpu = time.perf_counter(), process_cpu(proc.pid)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Truncation").click()
+            page.locator(".st-key-app_menu").get_by_role("link", name="Truncation").click()
             page.get_by_role("heading", name="Truncation: how accuracy falls").wait_for()  # the old page is gone
             metric = page.get_by_test_id("stMetric").first
             deadline = start + timeout
