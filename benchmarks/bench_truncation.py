@@ -27,19 +27,20 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from serving import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402
+from serving import cpu_seconds as process_cpu  # noqa: E402
 
 from lstmviz.checkpoint import save_checkpoint  # noqa: E402
 from lstmviz.data import ENV_VAR, load_split, resolve_data_dir  # noqa: E402
@@ -47,16 +48,6 @@ from lstmviz.model import CELLS, ModelConfig, build_model  # noqa: E402
 from lstmviz.truncation import BATCH, MODES, naive_truncation, truncation_curves  # noqa: E402
 
 TARGET = 40  # forward passes
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def forward_pass_time(model: torch.nn.Module, images: torch.Tensor, batch: int = BATCH) -> tuple[float, float]:
@@ -75,32 +66,6 @@ def forward_pass_time(model: torch.nn.Module, images: torch.Tensor, batch: int =
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) a running process has used, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not become healthy within {timeout}s")
 
 
 def cli_time(path: Path, data_dir: Path, n: int, env: dict) -> tuple[float, float]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import torch
+from serving import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: F401  (re-exported)
 
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.data import ENV_VAR, load_split, resolve_data_dir
@@ -29,17 +27,6 @@ if not os.environ.get(ENV_VAR) and SHARED_MNIST.exists():
     os.environ[ENV_VAR] = str(SHARED_MNIST)
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # The only skips a run may have: node-id pattern (fnmatch) -> text the skip's reason must contain, with a
 # comment saying why that skip is acceptable. Any other skip (or xfail) makes the run fail.
@@ -162,26 +149,6 @@ def open_page(app):
 
 
 # ---------------------------------------------------------------- browser tests: a real server and Chromium
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"streamlit did not become healthy within {timeout}s")
 
 
 @pytest.fixture(scope="module")

@@ -13,18 +13,21 @@ from pathlib import Path
 import pytest
 
 CONFTEST = Path(__file__).with_name("conftest.py")
+SERVING = Path(__file__).with_name("serving.py")
 ROOT = CONFTEST.parent.parent
 
 
 def run_project(tmp_path: Path, files: dict[str, str], ci: str | None = None, chromium: str | None = None):
-    """pytest on tmp_path/tests holding these test files and our conftest; -> (exit code, output)."""
+    """pytest on tmp_path/tests holding these test files, our conftest and its serving helpers (with the Chromium
+    path replaced when `chromium` is given); -> (exit code, output)."""
     tests = tmp_path / "tests"
     tests.mkdir()
-    conftest = CONFTEST.read_text()
+    serving = SERVING.read_text()
     if chromium is not None:
-        assert conftest.count('"/usr/bin/chromium"') == 1
-        conftest = conftest.replace('"/usr/bin/chromium"', repr(chromium))
-    (tests / "conftest.py").write_text(conftest)
+        assert serving.count('"/usr/bin/chromium"') == 1
+        serving = serving.replace('"/usr/bin/chromium"', repr(chromium))
+    (tests / "serving.py").write_text(serving)
+    (tests / "conftest.py").write_text(CONFTEST.read_text())
     for name, text in files.items():
         (tests / name).write_text(text)
     (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\naddopts = -rs -p no:cacheprovider\n")
