@@ -114,7 +114,7 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
     from lstmviz.checkpoint import checkpoint_bytes
     from lstmviz.model import ModelConfig, build_model
 
-    tiny = build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0)
+    tiny = build_model(ModelConfig(hidden_size=16, embed_size=16), seed=0)
     good_st = checkpoint_bytes(tiny, {"test_accuracy": 0.5})
     good_pt = hostile.torch_bytes(hostile.tiny_state())
     out = [
@@ -128,7 +128,7 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
         out.append(
             (f"hostile pickle: {kind}", "upload", "evil.safetensors" if "safetensors" in kind else "evil.pt", data)
         )
-    big = hostile.tiny_state(ModelConfig(hidden_size=1024, proj_size=128))
+    big = hostile.tiny_state(ModelConfig(hidden_size=1024, embed_size=128))
     out += [
         ("projection of 27 inputs (.pt)", "upload", "w27.pt", hostile.wrong_shape_pt(input_size=27)),
         ("12 classes (.pt)", "upload", "c12.pt", hostile.wrong_shape_pt(n_classes=12)),
@@ -148,7 +148,7 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
                 {k: v.contiguous() for k, v in tiny.state_dict().items()},
                 metadata={
                     "format": "lstmviz/1",
-                    "config": '{"hidden_size": 65536, "proj_size": 65536}',
+                    "config": '{"hidden_size": 65536, "embed_size": 65536}',
                     "metrics": "{}",
                 },
             ),

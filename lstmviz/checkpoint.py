@@ -41,7 +41,7 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 INPUT_SIZE = 28
 N_CLASSES = 10
 MAX_HIDDEN = 512
-MAX_PROJ = 512
+MAX_EMBED = 512
 _DTYPE_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -159,9 +159,9 @@ def check_config(config: ModelConfig, name: str) -> ModelConfig:
     if config.n_classes != N_CLASSES:
         classes = f"{config.n_classes} output class" + ("" if config.n_classes == 1 else "es")
         raise CheckpointError(f"{name}: the model has {classes}; this app needs {N_CLASSES}, one per digit")
-    if config.hidden_size > MAX_HIDDEN or config.proj_size > MAX_PROJ:
+    if config.hidden_size > MAX_HIDDEN or config.embed_size > MAX_EMBED:
         raise CheckpointError(
-            f"{name}: hidden size {config.hidden_size} / projection {config.proj_size} is larger "
+            f"{name}: hidden size {config.hidden_size} / projection {config.embed_size} is larger "
             f"than this app shows (at most {MAX_HIDDEN} units)"
         )
     return config
@@ -220,7 +220,7 @@ def infer_config(shapes: dict, name: str = "checkpoint") -> ModelConfig:
         raise CheckpointError(f"{name}: rnn.weight_ih_l0 has {gates}x the hidden size; no known cell has that")
     try:
         config = ModelConfig(
-            input_size=int(i), proj_size=int(p), hidden_size=int(h), n_classes=int(n_classes), cell=cell
+            input_size=int(i), embed_size=int(p), hidden_size=int(h), n_classes=int(n_classes), cell=cell
         )
     except ValueError as exc:
         raise CheckpointError(f"{name}: {exc}") from None

@@ -110,7 +110,7 @@ def train_split(data_dir):
 @pytest.fixture
 def tiny_model():
     """An untrained LSTM with a small hidden size (fast, deterministic)."""
-    return build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0)
+    return build_model(ModelConfig(hidden_size=16, embed_size=16), seed=0)
 
 
 @pytest.fixture

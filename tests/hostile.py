@@ -21,7 +21,7 @@ from lstmviz.model import ModelConfig, build_model
 
 
 def tiny_state(config: ModelConfig | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
-    model = build_model(config or ModelConfig(hidden_size=16, proj_size=16), seed=seed)
+    model = build_model(config or ModelConfig(hidden_size=16, embed_size=16), seed=seed)
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 
@@ -110,12 +110,12 @@ def hostile_pickles(marker: str) -> dict[str, bytes]:
 
 def wrong_shape_pt(input_size: int = 28, n_classes: int = 10) -> bytes:
     """A .pt state dict of a tiny LSTM with another input size or class count."""
-    cfg = ModelConfig(hidden_size=16, proj_size=16, input_size=input_size, n_classes=n_classes)
+    cfg = ModelConfig(hidden_size=16, embed_size=16, input_size=input_size, n_classes=n_classes)
     return torch_bytes(tiny_state(cfg))
 
 
 def wrong_shape_safetensors(input_size: int = 28, n_classes: int = 10, with_metadata: bool = True) -> bytes:
-    cfg = ModelConfig(hidden_size=16, proj_size=16, input_size=input_size, n_classes=n_classes)
+    cfg = ModelConfig(hidden_size=16, embed_size=16, input_size=input_size, n_classes=n_classes)
     model = build_model(cfg, seed=0)
     if with_metadata:
         return checkpoint_bytes(model, {"test_accuracy": 0.5})
@@ -123,7 +123,7 @@ def wrong_shape_safetensors(input_size: int = 28, n_classes: int = 10, with_meta
 
 
 def markdown_recipe_safetensors() -> bytes:
-    model = build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16), seed=0)
     return checkpoint_bytes(
         model, {"recipe": {"preset": "[free A+ here](https://evil.example) **now**"}, "test_accuracy": 0.5}
     )

@@ -25,7 +25,7 @@ def tiny_models(tmp_path_factory):
     for i, cell in enumerate(CELLS):
         save_checkpoint(
             folder / f"{cell}.safetensors",
-            build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16), seed=40 + i),
+            build_model(ModelConfig(cell=cell, hidden_size=16, embed_size=16), seed=40 + i),
             {},
         )
     return folder

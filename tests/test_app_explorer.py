@@ -162,7 +162,7 @@ def stepthrough_script(cell: str) -> None:
     from lstmviz.trace import trace_image
     from lstmviz.ui.stepthrough import render_stepthrough
 
-    model = build_model(ModelConfig(hidden_size=16, proj_size=16, cell=cell), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, cell=cell), seed=0)
     image = np.random.default_rng(0).uniform(0, 1, (28, 28)).astype(np.float32)
     cell_clicked = render_stepthrough(trace_image(model, image), image, None, "t_", start=5)
     st.write(f"clicked: {cell_clicked}")

@@ -44,7 +44,7 @@ def tiny_user_model(data_dir) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return save_checkpoint(
         folder / "links-tiny.safetensors",
-        build_model(ModelConfig(hidden_size=16, proj_size=16), seed=0),
+        build_model(ModelConfig(hidden_size=16, embed_size=16), seed=0),
         {"test_accuracy": 0.1},
     )
 

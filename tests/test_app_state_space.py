@@ -73,7 +73,7 @@ def test_controls_change_the_picture(space_page):
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 def test_page_works_with_a_small_model(cell, app, tmp_path, monkeypatch):
     monkeypatch.setenv(MODELS_ENV_VAR, str(tmp_path / "models"))  # a user model the sidebar can select
-    model = build_model(ModelConfig(hidden_size=16, proj_size=16, cell=cell), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, cell=cell), seed=0)
     path = save_checkpoint(tmp_path / "models" / f"tiny-{cell}.safetensors", model, {"test_accuracy": 0.1})
     app.session_state[MODEL_KEY] = str(path)
     app.run()

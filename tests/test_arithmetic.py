@@ -26,7 +26,7 @@ def sigmoid(x):
 
 def tiny_checkpoint(tmp_path: Path, cell: str, seed: int = 0) -> Path:
     """A small untrained model with random biases too (so the bias terms are not all zero)."""
-    model = build_model(ModelConfig(hidden_size=12, proj_size=10, cell=cell), seed=seed)
+    model = build_model(ModelConfig(hidden_size=12, embed_size=10, cell=cell), seed=seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "bias" in name:
@@ -125,7 +125,7 @@ def test_terms_add_up_on_the_shipped_model(cell, test_split):
 
 
 def test_reading_is_made_from_the_values(tmp_path, test_split):
-    model = build_model(ModelConfig(hidden_size=8, proj_size=8, forget_bias=30.0), seed=1)
+    model = build_model(ModelConfig(hidden_size=8, embed_size=8, forget_bias=30.0), seed=1)
     image = test_split.images[0].numpy()
     us = unit_step(model, image, 3, 15)
     text = " ".join(reading(us))

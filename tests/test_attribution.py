@@ -21,7 +21,7 @@ from lstmviz.model import CELLS, ModelConfig, build_model
 
 def small(cell: str, seed: int = 3):
     """A random small model of each cell type (weights scaled up so outputs vary a lot between inputs)."""
-    model = build_model(ModelConfig(cell=cell, hidden_size=24, proj_size=20), seed=seed)
+    model = build_model(ModelConfig(cell=cell, hidden_size=24, embed_size=20), seed=seed)
     with torch.no_grad():
         model.proj.weight.mul_(3.0)
         model.head.weight.mul_(8.0)

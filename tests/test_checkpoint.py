@@ -54,10 +54,10 @@ def _meta(config: ModelConfig) -> dict[str, str]:
 @pytest.mark.parametrize(
     "config",
     [
-        ModelConfig(hidden_size=16, proj_size=16),
-        ModelConfig(hidden_size=24, proj_size=8, cell="gru"),
-        ModelConfig(hidden_size=12, proj_size=20, cell="rnn"),
-        ModelConfig(hidden_size=16, proj_size=16, forget_bias=2.0),
+        ModelConfig(hidden_size=16, embed_size=16),
+        ModelConfig(hidden_size=24, embed_size=8, cell="gru"),
+        ModelConfig(hidden_size=12, embed_size=20, cell="rnn"),
+        ModelConfig(hidden_size=16, embed_size=16, forget_bias=2.0),
     ],
     ids=["lstm", "gru", "rnn", "lstm-bias2"],
 )
@@ -213,7 +213,7 @@ def test_wrong_shape(tmp_path, tiny_model):
 
 
 def test_config_that_does_not_match_the_weights(tmp_path, tiny_model):
-    meta = _meta(ModelConfig(hidden_size=32, proj_size=16))
+    meta = _meta(ModelConfig(hidden_size=32, embed_size=16))
     _assert_rejected(_file(tmp_path, _tensors(tiny_model), meta), "shape")
 
 
@@ -267,7 +267,7 @@ def test_bad_metrics_json(tmp_path, tiny_model):
 
 def test_huge_config_fails_fast_without_allocating(tmp_path, tiny_model):
     """A header claiming a 65536-unit LSTM (64 GB of weights) is refused by shape, not by running out of memory."""
-    meta = _meta(ModelConfig(hidden_size=65536, proj_size=65536))
+    meta = _meta(ModelConfig(hidden_size=65536, embed_size=65536))
     _assert_rejected(_file(tmp_path, _tensors(tiny_model), meta), "larger than this app shows")
 
 
@@ -323,9 +323,9 @@ def test_hostile_pickle_is_refused(tmp_path, tiny_model, kind, container):
 @pytest.mark.parametrize(
     "config",
     [
-        ModelConfig(hidden_size=16, proj_size=16),
-        ModelConfig(hidden_size=20, proj_size=12, cell="gru"),
-        ModelConfig(hidden_size=8, proj_size=24, cell="rnn"),
+        ModelConfig(hidden_size=16, embed_size=16),
+        ModelConfig(hidden_size=20, embed_size=12, cell="gru"),
+        ModelConfig(hidden_size=8, embed_size=24, cell="rnn"),
     ],
     ids=["lstm", "gru", "rnn"],
 )

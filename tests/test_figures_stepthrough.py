@@ -243,7 +243,7 @@ def test_state_bars_follow_step_and_order():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_anatomy_uses_the_traces_real_shapes(cell):
-    model = build_model(ModelConfig(hidden_size=16, proj_size=24, cell=cell), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=24, cell=cell), seed=0)
     image = np.random.default_rng(5).uniform(0, 1, (28, 28)).astype(np.float32)
     trace = trace_image(model, image)
     stages = S.anatomy_stages(image, trace)

@@ -17,7 +17,7 @@ CELLS = ("lstm", "gru", "rnn")
 
 
 def varied(cell: str, seed: int = 0, hidden: int = 16):
-    model = build_model(ModelConfig(hidden_size=hidden, proj_size=16, cell=cell), seed=seed)
+    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
     model.init_notebook_()
     with torch.no_grad():
         for name, p in model.named_parameters():

@@ -23,7 +23,7 @@ from lstmviz.truncation import truncation_curves
 
 
 def small(cell: str, seed: int = 5, **kw):
-    return build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16, **kw), seed=seed).eval()
+    return build_model(ModelConfig(cell=cell, hidden_size=16, embed_size=16, **kw), seed=seed).eval()
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -65,7 +65,7 @@ def test_sensitivity_sees_forgetting(test_split):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_untrained_like_is_a_fresh_copy_of_the_architecture(cell):
-    config = ModelConfig(cell=cell, hidden_size=12, proj_size=8)
+    config = ModelConfig(cell=cell, hidden_size=12, embed_size=8)
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)

@@ -21,7 +21,7 @@ from lstmviz.model import CELLS, GATES, ModelConfig, RowClassifier, build_model
         {"hidden_size": 12.5},
         {"hidden_size": "128"},
         {"hidden_size": True},
-        {"proj_size": 0},
+        {"embed_size": 0},
         {"input_size": 1_000_000},
         {"n_classes": None},
         {"forget_bias": float("nan")},
@@ -36,17 +36,40 @@ def test_config_rejects_bad_values(kwargs):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_config_round_trip(cell):
-    config = ModelConfig(input_size=28, proj_size=32, hidden_size=48, n_classes=10, cell=cell, forget_bias=0.5)
+    config = ModelConfig(input_size=28, embed_size=32, hidden_size=48, n_classes=10, cell=cell, forget_bias=0.5)
     d = config.to_dict()
     assert d == {
         "input_size": 28,
-        "proj_size": 32,
+        "embed_size": 32,
         "hidden_size": 48,
         "n_classes": 10,
         "cell": cell,
         "forget_bias": 0.5,
+        "num_layers": 1,
     }
     assert ModelConfig.from_dict(d) == config
+
+
+def test_config_reads_the_old_name_proj_size():
+    """Checkpoints saved before the rename store the row embedding's width as `proj_size`."""
+    old = {"input_size": 28, "proj_size": 40, "hidden_size": 48, "n_classes": 10, "cell": "lstm", "forget_bias": 1.0}
+    assert ModelConfig.from_dict(old) == ModelConfig(embed_size=40, hidden_size=48)
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_stacked_config_builds_a_stacked_layer_with_forget_bias_in_every_layer(layers):
+    model = build_model(ModelConfig(hidden_size=8, embed_size=6, num_layers=layers), seed=0)
+    assert model.rnn.num_layers == layers
+    for layer in range(layers):
+        assert torch.all(getattr(model.rnn, f"bias_ih_l{layer}")[8:16] == 1.0)
+        assert torch.all(getattr(model.rnn, f"bias_hh_l{layer}")[8:16] == 0.0)
+    assert tuple(model(torch.zeros(2, 28, 28)).shape) == (2, 10)
+
+
+@pytest.mark.parametrize("layers", [0, 4, 1.5, True])
+def test_config_refuses_odd_layer_counts(layers):
+    with pytest.raises(ValueError, match="num_layers"):
+        ModelConfig(num_layers=layers)
 
 
 def test_config_from_dict_ignores_unknown_keys_and_fills_defaults():
@@ -61,7 +84,7 @@ def test_config_from_dict_rejects_non_objects(bad):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_forward_shapes(cell):
-    config = ModelConfig(proj_size=12, hidden_size=20, cell=cell)
+    config = ModelConfig(embed_size=12, hidden_size=20, cell=cell)
     model = build_model(config, seed=0)
     x = torch.rand(5, 28, 28)
     assert model(x).shape == (5, 10)
@@ -93,7 +116,7 @@ def _forget_chunks(model: RowClassifier):
 @pytest.mark.parametrize("notebook", [False, True])
 @pytest.mark.parametrize("forget_bias", [1.0, 2.5])
 def test_forget_gate_bias(notebook, forget_bias):
-    model = build_model(ModelConfig(hidden_size=24, proj_size=16, forget_bias=forget_bias), seed=3)
+    model = build_model(ModelConfig(hidden_size=24, embed_size=16, forget_bias=forget_bias), seed=3)
     if notebook:
         model.init_notebook_()
     b_ih, b_hh = _forget_chunks(model)
@@ -111,7 +134,7 @@ def test_forget_gate_bias(notebook, forget_bias):
 
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_forget_bias_only_touches_lstm(cell):
-    model = build_model(ModelConfig(hidden_size=16, proj_size=16, cell=cell), seed=1)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, cell=cell), seed=1)
     bias = model.rnn.bias_ih_l0.detach()
     assert bias.abs().max() <= 1 / math.sqrt(16)  # torch's own U(-1/sqrt(H), 1/sqrt(H)) everywhere
     assert not torch.any(bias == 1.0)
@@ -120,7 +143,7 @@ def test_forget_bias_only_touches_lstm(cell):
 # Shapes where the notebook's Glorot bound, sqrt(6 / ((P + H) + 4H)), differs from torch's default
 # U(-1/sqrt(H), 1/sqrt(H)): with P = H = 128 the two bounds are equal (sqrt(6/768) = 1/sqrt(128)), so
 # statistics of the reference model could not tell the notebook's init from torch's.
-NOTEBOOK_SHAPES = ModelConfig(proj_size=200, hidden_size=40)
+NOTEBOOK_SHAPES = ModelConfig(embed_size=200, hidden_size=40)
 
 
 def _ks_distance(values: torch.Tensor, cdf) -> float:
@@ -151,7 +174,7 @@ def _notebook_recipe_misfits(model: RowClassifier) -> list[str]:
     N(0, 1) for both linear layers; Glorot uniform over the TF kernel (P + H, 4H) that holds both of
     torch's LSTM matrices, checked for each gate's block of each matrix."""
     c = model.config
-    bound = math.sqrt(6.0 / ((c.proj_size + c.hidden_size) + 4 * c.hidden_size))
+    bound = math.sqrt(6.0 / ((c.embed_size + c.hidden_size) + 4 * c.hidden_size))
     blocks = {"proj.weight": (model.proj.weight, _normal_cdf), "head.weight": (model.head.weight, _normal_cdf)}
     for name in ("weight_ih_l0", "weight_hh_l0"):
         for gate, block in zip(GATES["lstm"], getattr(model.rnn, name).chunk(4, dim=0), strict=True):
@@ -168,7 +191,7 @@ def test_notebook_init_follows_the_notebook_recipe():
         assert abs(float(w.mean())) < 4 / math.sqrt(w.numel())
         assert abs(float(w.std()) - 1.0) < 0.05
         assert torch.all(lin.bias == 0.0)
-    p, h = NOTEBOOK_SHAPES.proj_size, NOTEBOOK_SHAPES.hidden_size
+    p, h = NOTEBOOK_SHAPES.embed_size, NOTEBOOK_SHAPES.hidden_size
     bound = math.sqrt(6.0 / ((p + h) + 4 * h))  # Glorot: fan_in = P + H (input and h), fan_out = 4H (four gates)
     for w in (model.rnn.weight_ih_l0.detach(), model.rnn.weight_hh_l0.detach()):
         for block in w.chunk(4, dim=0):  # one gate's rows
@@ -190,7 +213,7 @@ def test_the_notebook_recipe_check_rejects_other_inits():
     model = build_model(NOTEBOOK_SHAPES, seed=0)
     model.init_notebook_()
     with torch.no_grad():  # Glorot of each gate on its own (fan_out = H instead of 4H), in the input matrix
-        p, h = NOTEBOOK_SHAPES.proj_size, NOTEBOOK_SHAPES.hidden_size
+        p, h = NOTEBOOK_SHAPES.embed_size, NOTEBOOK_SHAPES.hidden_size
         per_gate = math.sqrt(6 / ((p + h) + h))
         torch.nn.init.uniform_(model.rnn.weight_ih_l0, -per_gate, per_gate)
     assert _notebook_recipe_misfits(model) == [f"weight_ih_l0[{g}]" for g in GATES["lstm"]]
@@ -203,7 +226,7 @@ def test_fresh_init_differs_from_notebook_init():
 
 
 def test_same_seed_same_weights():
-    config = ModelConfig(hidden_size=32, proj_size=16)
+    config = ModelConfig(hidden_size=32, embed_size=16)
     a, b = build_model(config, seed=7), build_model(config, seed=7)
     assert weights_hash(a) == weights_hash(b)
     for (na, ta), (nb, tb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
@@ -212,7 +235,7 @@ def test_same_seed_same_weights():
 
 
 def test_same_seed_same_notebook_weights():
-    config = ModelConfig(hidden_size=32, proj_size=16)
+    config = ModelConfig(hidden_size=32, embed_size=16)
     a = build_model(config, seed=7)
     a.init_notebook_()
     torch.manual_seed(123)  # whatever the global RNG did before, the seed decides

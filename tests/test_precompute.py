@@ -37,7 +37,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 
 def _tiny(seed: int = 0):
-    return build_model(ModelConfig(hidden_size=16, proj_size=16), seed=seed).eval()
+    return build_model(ModelConfig(hidden_size=16, embed_size=16), seed=seed).eval()
 
 
 def _write(model, small, folder):

@@ -109,7 +109,7 @@ def test_upload_of_a_pt_state_dict_measures_accuracy(user_dir, tiny_model, test_
     loaded = load_checkpoint(path)
     assert path.suffix == ".safetensors"
     assert weights_hash(loaded.model) == weights_hash(tiny_model)
-    assert loaded.config.hidden_size == 16 and loaded.config.proj_size == 16
+    assert loaded.config.hidden_size == 16 and loaded.config.embed_size == 16
     assert loaded.metrics["test_accuracy"] == pytest.approx(accuracy(tiny_model, small))
     assert read_info(path).accuracy == pytest.approx(accuracy(tiny_model, small))
 
@@ -129,7 +129,7 @@ def test_upload_with_wrong_shapes_is_refused(user_dir, tiny_model):
 
 def test_upload_claiming_a_huge_config_is_refused_without_allocating(user_dir, tiny_model):
     tensors = {k: v.contiguous() for k, v in tiny_model.state_dict().items()}
-    meta = {"format": "lstmviz/1", "config": '{"hidden_size": 65536, "proj_size": 65536}', "metrics": "{}"}
+    meta = {"format": "lstmviz/1", "config": '{"hidden_size": 65536, "embed_size": 65536}', "metrics": "{}"}
     with pytest.raises(CheckpointError, match="larger than this app shows"):
         import_upload("huge.safetensors", st_save(tensors, metadata=meta))
     assert _files(user_dir) == []
@@ -205,7 +205,7 @@ def test_safe_stem_keeps_only_plain_characters():
 def test_new_files_never_overwrite(user_dir, tiny_model):
     first = import_upload("same.safetensors", checkpoint_bytes(tiny_model, {"test_accuracy": 0.1}))
     before = first.read_bytes()
-    other = build_model(ModelConfig(hidden_size=16, proj_size=16), seed=1)
+    other = build_model(ModelConfig(hidden_size=16, embed_size=16), seed=1)
     second = import_upload("same.safetensors", checkpoint_bytes(other, {}))
     assert second.name == "same-2.safetensors"
     assert first.read_bytes() == before

@@ -22,8 +22,8 @@ def shipped():
 def _models(shipped):
     """A random small LSTM, a random one with a large forget bias, and the trained shipped model."""
     return {
-        "random": build_model(ModelConfig(hidden_size=24, proj_size=20), seed=11),
-        "bias3": build_model(ModelConfig(hidden_size=16, proj_size=16, forget_bias=3.0), seed=12),
+        "random": build_model(ModelConfig(hidden_size=24, embed_size=20), seed=11),
+        "bias3": build_model(ModelConfig(hidden_size=16, embed_size=16, forget_bias=3.0), seed=12),
         "shipped": shipped.model,
     }
 
@@ -175,7 +175,7 @@ def test_unroll_refuses_layers_it_does_not_handle(kind, images):
         "bidirectional": (torch.nn.GRU(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
         "proj_size": (torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
     }[kind]
-    model = build_model(ModelConfig(hidden_size=8, proj_size=8), seed=0)
+    model = build_model(ModelConfig(hidden_size=8, embed_size=8), seed=0)
     model.rnn = layer
     with pytest.raises(UnsupportedModelError, match=words):
         trace_batch(model, images[:2])

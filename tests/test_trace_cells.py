@@ -24,8 +24,8 @@ def _sharp(model):
 
 def _models(cell: str) -> dict:
     models = {
-        "random": build_model(ModelConfig(cell=cell, hidden_size=24, proj_size=20), seed=21),
-        "sharp": _sharp(build_model(ModelConfig(cell=cell, hidden_size=16, proj_size=16), seed=22)),
+        "random": build_model(ModelConfig(cell=cell, hidden_size=24, embed_size=20), seed=21),
+        "sharp": _sharp(build_model(ModelConfig(cell=cell, hidden_size=16, embed_size=16), seed=22)),
     }
     shipped = MODELS_DIR / f"{cell}.safetensors"
     if shipped.is_file():

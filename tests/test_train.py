@@ -24,7 +24,7 @@ from lstmviz.model import ModelConfig
 from lstmviz.train import PRESETS, Progress, Recipe, make_recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ModelConfig(hidden_size=16, proj_size=16)
+TINY = ModelConfig(hidden_size=16, embed_size=16)
 
 
 def _recipe(**kw) -> Recipe:

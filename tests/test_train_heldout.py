@@ -18,7 +18,7 @@ from lstmviz.jobs import JobSpec, _train_and_save
 from lstmviz.model import ModelConfig
 from lstmviz.train import hold_out, make_recipe, train
 
-TINY = ModelConfig(hidden_size=8, proj_size=8)
+TINY = ModelConfig(hidden_size=8, embed_size=8)
 CODE = 4096.0  # image i carries i / CODE in its top-left pixel (exact in float32)
 
 

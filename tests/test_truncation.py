@@ -22,7 +22,7 @@ def varied_model(cell: str = "lstm", seed: int = 0, hidden: int = 16):
     Its biases are random too: with zero biases a zero row leaves the zero state unchanged, and
     notebook mode would be the same as early readout.
     """
-    model = build_model(ModelConfig(hidden_size=hidden, proj_size=16, cell=cell), seed=seed)
+    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
     model.init_notebook_()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -303,7 +303,7 @@ def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
 
 
 def _with_layer(layer: torch.nn.Module):
-    model = build_model(ModelConfig(hidden_size=8, proj_size=8), seed=0)
+    model = build_model(ModelConfig(hidden_size=8, embed_size=8), seed=0)
     model.rnn = layer
     return model
 

@@ -139,7 +139,7 @@ def stepper_payload(
         "probs": encode_matrix(probs),
         "states": states,
         "gates": gates,
-        "proj_size": int(np.asarray(trace.projected).shape[-1]),
+        "embed_size": int(np.asarray(trace.projected).shape[-1]),
         "colors": {
             "diverging": _colorscale(DIVERGING),
             "sequential": _colorscale(SEQUENTIAL),

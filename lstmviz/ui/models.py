@@ -46,7 +46,7 @@ def describe_architecture(config: ModelConfig) -> str:
     cell = _CELL_TEXT[config.cell].format(h=config.hidden_size)
     return (
         f"A 28×28 MNIST image becomes **28 time steps of {config.input_size} numbers**: the network reads the "
-        f"rows top to bottom. Each row is projected to {config.proj_size} numbers "
-        f"(`Linear({config.input_size}→{config.proj_size})`), fed to one {cell}, and after the last row a "
+        f"rows top to bottom. Each row is projected to {config.embed_size} numbers "
+        f"(`Linear({config.input_size}→{config.embed_size})`), fed to one {cell}, and after the last row a "
         f"`Linear({config.hidden_size}→{config.n_classes})` turns *h* into scores for the {config.n_classes} digits."
     )
