@@ -7,10 +7,15 @@ link's query parameters into widget values, ignoring (with a note) anything that
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+import numpy as np
 
 from .lesson import N_CHAPTERS
 from .ordering import ORDERS
@@ -18,6 +23,7 @@ from .train import PRESETS
 from .truncation import MODES
 
 HIDE_PARAM = "hide"
+DRAWN_PARAM = "drawn"
 MODEL_PARAM = "model"
 STEP_PARAM = "step"
 PAGES = ("home", "lesson", "explorer", "draw", "truncation", "state_space", "neurons", "cells", "train")
@@ -128,6 +134,62 @@ def absolute_url(base: str | None, relative: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{prefix}{relative}"
 
 
+# ---------------------------------------------------------------- a drawn digit in a link
+
+DRAWN_SIDE = 28  # the model's input: 28 x 28 in 0..1
+DRAWN_LEVELS = 16  # grey levels kept (4 bits a pixel): the restored image is within 1/30 of the drawing
+DRAWN_VERSION = "1."  # the format's prefix, so another encoding can come later without breaking old links
+DRAWN_MAX_CHARS = 700  # a longer value is refused before it is decoded (a valid one is at most ~560)
+_DRAWN_BYTES = DRAWN_SIDE * DRAWN_SIDE // 2  # two pixels a byte
+
+
+def encode_drawing(image: np.ndarray) -> str:
+    """A (28, 28) input in 0..1 -> a short URL-safe text: 16 grey levels, two pixels a byte, zlib,
+    base64url without padding (a drawn digit takes about 200-350 characters)."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.shape != (DRAWN_SIDE, DRAWN_SIDE):
+        raise ValueError(f"expected a {DRAWN_SIDE}x{DRAWN_SIDE} image, got {img.shape}")
+    q = np.rint(np.clip(np.nan_to_num(img), 0.0, 1.0) * (DRAWN_LEVELS - 1)).astype(np.uint8).ravel()  # (784,)
+    packed = (q[0::2] << 4) | q[1::2]  # (392,)
+    data = base64.urlsafe_b64encode(zlib.compress(packed.tobytes(), 9)).rstrip(b"=")
+    return DRAWN_VERSION + data.decode("ascii")
+
+
+def decode_drawing(text: str) -> np.ndarray:
+    """`encode_drawing`'s text -> the (28, 28) float32 image (levels / 15); LinkValueError for anything
+    else: too long, not base64url, truncated, the wrong size, or blank."""
+    text = str(text).strip()
+    if len(text) > DRAWN_MAX_CHARS:
+        raise LinkValueError(f"too long ({len(text)} characters; a drawing takes at most {DRAWN_MAX_CHARS})")
+    if not text.startswith(DRAWN_VERSION):
+        raise LinkValueError("not a drawing made by this app")
+    body = text[len(DRAWN_VERSION) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        raise LinkValueError("not a drawing made by this app (bad characters)") from None
+    inflate = zlib.decompressobj()
+    try:
+        packed = inflate.decompress(raw, _DRAWN_BYTES + 1)  # never more than one image's bytes
+    except zlib.error:
+        raise LinkValueError("the drawing is damaged (cut short?)") from None
+    if len(packed) != _DRAWN_BYTES or not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
+        raise LinkValueError("the drawing is damaged (cut short?)")
+    b = np.frombuffer(packed, dtype=np.uint8)
+    q = np.empty(DRAWN_SIDE * DRAWN_SIDE, np.uint8)
+    q[0::2], q[1::2] = b >> 4, b & 0x0F
+    if not q.any():
+        raise LinkValueError("the drawing is blank")
+    return (q.astype(np.float32) / (DRAWN_LEVELS - 1)).reshape(DRAWN_SIDE, DRAWN_SIDE)
+
+
+def drawing(text: str) -> str:
+    """Parser of `drawn=`: the same text, once it decodes to a drawing (the page decodes it again)."""
+    text = str(text).strip()
+    decode_drawing(text)
+    return text
+
+
 def number(lo: float, hi: float) -> Parser:
     """A decimal number in lo..hi."""
 
@@ -172,6 +234,7 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
             "input": Param("draw_source", choice(["draw", "upload"])),
             "stroke": Param("draw_stroke", integer(6, 40)),
             "order": Param("draw_order", choice(ORDER_METHODS)),
+            DRAWN_PARAM: Param("draw_drawn", drawing),  # the drawn digit itself (the page keeps it up to date)
         },
         "truncation": {
             "mode": Param("trunc_mode", choice(TRUNCATION_MODES)),

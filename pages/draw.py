@@ -6,6 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from lstmviz.figures.draw import input_preview_figure
 from lstmviz.figures.stepthrough import probs_bar_figure
+from lstmviz.links import LinkValueError, decode_drawing, encode_drawing
 from lstmviz.preprocess import BOX, UPLOAD_TYPES, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
 from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
@@ -20,6 +21,8 @@ CANVAS_PX = 280  # 10 screen pixels per MNIST pixel
 INK, PAPER = "#FFFFFF", "#000000"
 SOURCES = {"draw": "Draw", "upload": "Upload a picture"}
 CLEAR_KEY = "draw_canvas_gen"
+DRAWN_KEY = "draw_drawn"  # the drawn digit as its link carries it (lstmviz.links.encode_drawing)
+DRAWN_BY_KEY = "draw_drawn_by"  # "canvas" once DRAWN_KEY holds the canvas's drawing, not a link's
 PREVIEW_CAPTION = (
     f"Made exactly as MNIST was: crop to the ink, fit into {BOX}×{BOX} keeping the aspect ratio (dashed box), "
     "paste into 28×28 and shift so the **centre of mass** (orange ×) sits at MNIST's centre (green +)."
@@ -34,6 +37,26 @@ def canvas_key() -> str:
 
 def _clear() -> None:
     st.session_state[CLEAR_KEY] = st.session_state.get(CLEAR_KEY, 0) + 1
+    st.session_state.pop(DRAWN_KEY, None)  # a digit that came with the link goes too
+
+
+def linked_drawing() -> tuple[np.ndarray | None, str | None]:
+    """The digit a link brought (`?drawn=`), shown until the student draws or clears; else the prompt."""
+    code = st.session_state.get(DRAWN_KEY)
+    if code is not None and st.session_state.get(DRAWN_BY_KEY) != "canvas":
+        try:
+            image = decode_drawing(code)
+        except LinkValueError:
+            image = None
+        if image is not None:
+            st.info(
+                "**This digit came with the link** (the preview shows it as the model receives it). "
+                "Draw on the canvas to replace it, or press Clear.",
+                icon=":material/link:",
+            )
+            return image, None
+    st.session_state.pop(DRAWN_KEY, None)  # the canvas was emptied (undo, reset): so is the link
+    return None, DRAW_PROMPT
 
 
 def drawn_image() -> tuple[np.ndarray | None, str | None]:
@@ -54,9 +77,12 @@ def drawn_image() -> tuple[np.ndarray | None, str | None]:
     )
     st.caption("The canvas toolbar (hover over the canvas) has **undo**, **redo** and **reset**.")
     try:
-        return canvas_to_mnist(result.image_data), None
+        image = canvas_to_mnist(result.image_data)
     except BlankImageError:
-        return None, DRAW_PROMPT
+        return linked_drawing()
+    st.session_state[DRAWN_KEY] = encode_drawing(image)  # the link carries the drawing
+    st.session_state[DRAWN_BY_KEY] = "canvas"
+    return image, None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -90,7 +116,7 @@ def page() -> None:
         "kind of 28×28 image the model was trained on; the preview shows exactly what it receives."
     )
     loaded = current_model()
-    links.sync("draw")
+    links.restore("draw")
     source = st.radio(
         "Input",
         list(SOURCES),
@@ -102,6 +128,9 @@ def page() -> None:
     col_in, col_preview, col_answer = st.columns([1.2, 1, 1.2], gap="medium")
     with col_in:
         image, prompt = drawn_image() if source == "draw" else uploaded_image()
+    if source != "draw":
+        st.session_state.pop(DRAWN_KEY, None)
+    links.publish("draw")  # after the canvas: the link holds this drawing
     with col_preview:
         if image is None:
             st.plotly_chart(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from lstmviz import links
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.ui.common import MODEL_KEY
 
@@ -129,3 +131,71 @@ def test_hide_removes_pages_and_upload_for_the_session():
 def _nav_urls(at: AppTest) -> list[str]:
     """The url paths of the pages the script registered with st.navigation (what the menu lists)."""
     return [p["url_pathname"] for p in at._registered_pages.values()]
+
+
+# ---------------------------------------------------------------- the drawn digit in the draw page's link
+
+
+def _query_of(at: AppTest) -> dict[str, str]:
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in ((k, at.query_params[k]) for k in at.query_params)}
+
+
+def _draw_metric(at: AppTest) -> str:
+    (metric,) = [m for m in at.metric if m.label == "The model reads"]
+    return metric.value
+
+
+def _draw_input(at: AppTest) -> np.ndarray:
+    from plotly_json import chart_by_key, decode
+
+    return np.asarray(decode(chart_by_key(at, "draw_preview")["data"][0]["z"]), np.float32).reshape(28, 28)
+
+
+def test_drawn_digit_round_trip_through_the_link():
+    """drawing -> URL -> a fresh app opened with that URL -> the same 28x28 input (within the 16 levels),
+    the same prediction, the link's note; drawing over it replaces it, Clear empties both."""
+    from test_app_draw import SEVEN, draw_on_canvas, stroke_picture
+
+    from lstmviz.preprocess import canvas_to_mnist
+
+    first = fresh_app()
+    first.run()
+    first.switch_page("pages/draw.py").run()
+    draw_on_canvas(first, stroke_picture(SEVEN))
+    first.run()
+    assert not first.exception
+    query = _query_of(first)
+    drawn = query["drawn"]
+    assert 50 < len(drawn) < 400  # a few hundred characters
+    expected = canvas_to_mnist(stroke_picture(SEVEN))
+    assert np.abs(links.decode_drawing(drawn) - expected).max() <= 0.5 / 15 + 1e-6
+    (box,) = [c.value for c in first.code if "drawn=" in c.value]
+    assert f"drawn={drawn}" in box
+    guess = _draw_metric(first)
+
+    second = open_link("draw", query)
+    assert _draw_metric(second) == guess
+    shown = _draw_input(second)
+    assert np.abs(shown - expected).max() <= 0.5 / 15 + 1e-6
+    assert any("came with the link" in i.value for i in second.info)
+    assert not second.toast
+    assert _query_of(second)["drawn"] == drawn  # the restored view's own link is the same
+
+    draw_on_canvas(second, stroke_picture([(140, 40), (140, 250)]))  # a "1" drawn over it replaces it
+    second.run()
+    assert _query_of(second)["drawn"] != drawn
+    assert not any("came with the link" in i.value for i in second.info)
+    second.button(key="draw_clear").click().run()
+    assert "drawn" not in _query_of(second) and not second.metric
+    assert any("Draw a digit on the black canvas" in i.value for i in second.info)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["xyz", "1.!!!!", "1." + "A" * 800, "2.eNpjYBgFo2AUjAIAAAr4AAE", "1.eNpjYBgFo2AUjAIAAAr4AAE"[:-6]],
+)
+def test_bad_drawn_values_are_ignored_with_a_note(value):
+    at = open_link("draw", {"drawn": value})
+    assert "drawn=" in " ".join(t.value for t in at.toast)
+    assert any("Draw a digit on the black canvas" in i.value for i in at.info)
+    assert not at.metric and "drawn" not in _query_of(at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lstmviz import links
@@ -20,6 +21,10 @@ from lstmviz.links import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+SEVEN = np.zeros((28, 28), np.float32)
+SEVEN[6, 6:22] = 1.0
+SEVEN[7:22, 13] = np.linspace(0.2, 0.9, 15)  # grey values between the 16 levels
+DRAWN = links.encode_drawing(SEVEN)
 
 
 def test_integer_choice_number():
@@ -71,6 +76,7 @@ def test_round_trip_of_every_page_spec(page):
             "32",
             "similarity",
             "early",
+            DRAWN,
         ):
             try:
                 state[p.key] = p.parse(text)
@@ -114,3 +120,43 @@ def test_urls():
     assert links.absolute_url("http://host:8501/explorer", "/explorer?digit=1") == "http://host:8501/explorer?digit=1"
     assert links.absolute_url("https://x.org/app/neurons", "/neurons?unit=3") == "https://x.org/app/neurons?unit=3"
     assert links.absolute_url(None, "/draw") == "/draw"
+
+
+def test_drawing_round_trip_within_the_quantisation():
+    rng = np.random.default_rng(0)
+    for image in (SEVEN, rng.random((28, 28), dtype=np.float32), np.eye(28, dtype=np.float32)):
+        text = links.encode_drawing(image)
+        assert re.fullmatch(r"1\.[A-Za-z0-9_-]+", text) and len(text) <= links.DRAWN_MAX_CHARS
+        back = links.decode_drawing(text)
+        assert back.shape == (28, 28) and back.dtype == np.float32
+        assert np.abs(back - image).max() <= 0.5 / 15 + 1e-6
+        assert links.encode_drawing(back) == text  # a restored drawing links to itself
+    assert len(DRAWN) < 120
+    with pytest.raises(ValueError):
+        links.encode_drawing(np.zeros((20, 20)))
+
+
+def test_bad_drawings_are_refused():
+    import base64
+    import zlib
+
+    def b64(data: bytes) -> str:
+        return "1." + base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    bad = {
+        DRAWN[:-8]: "damaged",  # cut short
+        DRAWN[:30] + ("A" if DRAWN[30] != "A" else "B") + DRAWN[31:]: "damaged",  # one character changed
+        "1." + "A" * 800: "too long",
+        "2" + DRAWN[1:]: "not a drawing",
+        "1.abc$%def": "bad characters",
+        b64(zlib.compress(bytes(392))): "blank",
+        b64(zlib.compress(bytes(100))): "damaged",  # too few pixels
+        b64(zlib.compress(bytes(10**5))): "damaged",  # a bomb: never inflated past one image
+        b64(zlib.compress(bytes(392)) + b"trailing"): "damaged",
+        "": "not a drawing",
+    }
+    for text, why in bad.items():
+        with pytest.raises(links.LinkValueError, match=why):
+            links.decode_drawing(text)
+    values, notes = parse_params({"drawn": DRAWN[:-8]}, page_params("draw"))
+    assert values == {} and notes[0].startswith("drawn=")

@@ -24,7 +24,7 @@ RESTORED_KEY = "links_restored"  # pages whose link has been applied in this ses
 START_KEY = "links_start"  # (page, step, restored values) from a link: the step-through's first step for that digit
 PENDING_NOTES_KEY = "links_notes"
 
-__all__ = ["Param", "current_url", "hidden", "link_start", "prepare", "sync"]
+__all__ = ["Param", "current_url", "hidden", "link_start", "prepare", "publish", "restore", "sync"]
 
 
 def _query() -> dict[str, str]:
@@ -85,27 +85,44 @@ def sync(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict[str, s
     """Restore this page's state from the link on its first run in the session, then keep the URL
     up to date and show "Link to this view". The parameters are `lstmviz.links.page_params(page)`
     (n_test, hidden_size: the bounds of digit and unit indices); a step-through page's `step` is
-    returned by `link_start`. Returns the link's parameters."""
+    returned by `link_start`. Returns the link's parameters.
+
+    A page whose link carries a value known only after its widgets ran (the draw page's drawing)
+    calls `restore` before its widgets and `publish` after them instead."""
+    restore(page, n_test, hidden_size)
+    return publish(page, n_test, hidden_size)
+
+
+def restore(page: str, n_test: int = 10_000, hidden_size: int = 512) -> None:
+    """On the page's first run in the session: the link's values into `st.session_state` (bad ones
+    ignored with a note). Call before the page's widgets."""
+    restored = st.session_state.setdefault(RESTORED_KEY, set())
+    if page in restored:
+        return
+    restored.add(page)
     spec = links.page_params(page, n_test=n_test, hidden_size=hidden_size)
     step = links.STEP_PAGES.get(page)
-    restored = st.session_state.setdefault(RESTORED_KEY, set())
     query = _query()
-    if page not in restored:
-        restored.add(page)
-        values, notes = links.parse_params(query, spec)
-        for key, value in values.items():
-            st.session_state[key] = value
-        if step is not None and links.STEP_PARAM in query:
-            start, step_notes = links.parse_params(query, {links.STEP_PARAM: Param(START_KEY, step)})
-            notes += step_notes
-            if START_KEY in start:
-                st.session_state[START_KEY] = (page, start[START_KEY], values)
-        _notes(notes)
-    params = links.to_query(st.session_state, spec)
+    values, notes = links.parse_params(query, spec)
+    for key, value in values.items():
+        st.session_state[key] = value
     if step is not None and links.STEP_PARAM in query:
+        start, step_notes = links.parse_params(query, {links.STEP_PARAM: Param(START_KEY, step)})
+        notes += step_notes
+        if START_KEY in start:
+            st.session_state[START_KEY] = (page, start[START_KEY], values)
+    _notes(notes)
+
+
+def publish(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict[str, str]:
+    """The page's state -> the address bar and the sidebar's "Link to this view"; returns the parameters."""
+    spec = links.page_params(page, n_test=n_test, hidden_size=hidden_size)
+    query = _query()
+    params = links.to_query(st.session_state, spec)
+    if links.STEP_PAGES.get(page) is not None and links.STEP_PARAM in query:
         params[links.STEP_PARAM] = query[links.STEP_PARAM]  # kept up to date by the browser component
     params.update(_shared_params())
-    if _query() != params:
+    if query != params:
         st.query_params.from_dict(params)
     _link_box(page, params)
     return params
