@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lstmviz.ui import links
+from lstmviz.ui.charts import format_choice
 from lstmviz.ui.sidebar import model_selector
 
 st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
@@ -35,4 +36,5 @@ with st.sidebar.container(key="app_menu"):
             st.page_link(page)
 
 model_selector()
+format_choice()  # the format of every chart's download (camera) button
 navigation.run()

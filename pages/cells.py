@@ -20,6 +20,7 @@ from lstmviz.precompute import N_SENSITIVITY
 from lstmviz.truncation import MODE_TITLES, MODES, TruncationResult
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure, result_info
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import ensure_navigation, get_split, load_cell_models
 from lstmviz.ui.truncation import poll_jobs, truncation_job
 
@@ -27,7 +28,6 @@ ensure_navigation()
 
 PROBE_K = 18  # the memory probe's headline: the top 18 rows of each digit, then 10 blank steps
 PROBE_LEVEL = 0.9  # and the rows needed to reach 90% when blanks follow
-CHART_CONFIG = {"displayModeBar": False}
 
 MODE_TEXT = {
     "notebook": "the first k rows moved to the end, after 28 − k blank rows (the original notebook's experiment).",
@@ -54,10 +54,10 @@ def accuracy_section(models: dict[str, LoadedModel], test: Split) -> None:
     found = {c: result_info("predictions", m, test) for c, m in models.items()}
     accs = [float((p.value == test.labels.numpy()).mean()) for p in found.values()]
     left, right = st.columns([1.1, 1])
-    left.plotly_chart(
+    plotly_chart(
         cached_figure(accuracy_bars_figure, names, accs, [CELL_COLORS[c] for c in models]),
         key="cells_fig_accuracy",
-        config=CHART_CONFIG,
+        where=left,
     )
     right.dataframe(
         {
@@ -81,12 +81,11 @@ def truncation_section(models: dict[str, LoadedModel], results: dict[str, Trunca
     st.caption(f"**{MODE_TITLES[mode]}**: {MODE_TEXT[mode]}")
     curves = {CELL_TITLES[c]: r.accuracy[mode] for c, r in results.items()}
     colours = {CELL_TITLES[c]: CELL_COLORS[c] for c in models}
-    st.plotly_chart(
+    plotly_chart(
         cached_figure(
             curves_figure, curves, colors=colours, title=f"Test accuracy against rows read: {MODE_TITLES[mode]}"
         ),
         key="cells_fig_truncation",
-        config=CHART_CONFIG,
     )
 
 
@@ -112,7 +111,7 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
             colours,
             {CELL_TITLES[c]: relative(v) for c, v in fresh.items()},
         )
-        st.plotly_chart(fig, key="cells_fig_sensitivity", config=CHART_CONFIG)
+        plotly_chart(fig, key="cells_fig_sensitivity")
         st.caption(
             f"For {n} test digits: how strongly the final answer (the 10 logits at step 28) reacts to a small change "
             "of each input row, ‖∂ logits / ∂ row t‖, averaged and divided by each model's largest value (log scale). "
@@ -125,7 +124,7 @@ def memory_section(models: dict[str, LoadedModel], test: Split, results: dict[st
         else:
             probe = {c: memory_probe(r) for c, r in results.items()}
             fig = cached_figure(memory_figure, {CELL_TITLES[c]: v for c, v in probe.items()}, colours)
-            st.plotly_chart(fig, key="cells_fig_memory", config=CHART_CONFIG)
+            plotly_chart(fig, key="cells_fig_memory")
             needed = {c: rows_needed(v, PROBE_LEVEL) for c, v in probe.items()}
             st.caption(
                 f"The {MODE_TITLES[MEMORY_MODE]} curve again: each digit keeps its first k rows, the rest are blanked, "

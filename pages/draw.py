@@ -10,6 +10,7 @@ from lstmviz.links import LinkValueError, decode_drawing, encode_drawing
 from lstmviz.preprocess import BOX, UPLOAD_TYPES, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
 from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
 from lstmviz.ui.export import render_exports
 from lstmviz.ui.inspector import render_inspector
@@ -133,13 +134,12 @@ def page() -> None:
     links.publish("draw")  # after the canvas: the link holds this drawing
     with col_preview:
         if image is None:
-            st.plotly_chart(
+            plotly_chart(
                 input_preview_figure(np.zeros((28, 28), np.float32)),
                 key="draw_preview_empty",
-                config={"displayModeBar": False},
             )
         else:
-            st.plotly_chart(input_preview_figure(image), key="draw_preview", config={"displayModeBar": False})
+            plotly_chart(input_preview_figure(image), key="draw_preview")
             st.caption(PREVIEW_CAPTION)
     with col_answer:
         if image is None:
@@ -149,10 +149,9 @@ def page() -> None:
         trace = cached_trace(loaded, image)
         guess = int(trace.prediction)
         st.metric("The model reads", guess, f"p = {trace.probs[-1, guess]:.2f}", delta_color="off", delta_arrow="off")
-        st.plotly_chart(
+        plotly_chart(
             probs_bar_figure(trace.probs, trace.n_steps, None, height=280),
             key="draw_probs",
-            config={"displayModeBar": False},
         )
     st.subheader("Watch the network read your digit")
     render_stepthrough(

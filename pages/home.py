@@ -5,6 +5,7 @@ import streamlit as st
 from lstmviz.figures.common import digit_strip
 from lstmviz.ui import links as view_links
 from lstmviz.ui.cache import cached_figure
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
 from lstmviz.ui.models import describe_architecture, model_summary
 
@@ -74,8 +75,10 @@ def page() -> None:
     st.subheader("Some test digits")
     if note:
         st.info(note, icon=":material/info:")
-    st.plotly_chart(
-        cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]), key="home_strip"
+    plotly_chart(
+        cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]),
+        key="home_strip",
+        tools=True,
     )
 
 

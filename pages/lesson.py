@@ -10,6 +10,7 @@ from lstmviz.memory import find_cell_models
 from lstmviz.truncation import as_seen
 from lstmviz.ui import links
 from lstmviz.ui.cache import model_id
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import (
     cached_trace,
     current_model,
@@ -21,7 +22,6 @@ from lstmviz.ui.common import (
 ensure_navigation()
 
 STEP_KEY = "lesson_step"
-CHART_CONFIG = {"displayModeBar": False}
 
 
 @st.cache_resource(show_spinner="Measuring this model on the test set (a few forward passes)…", max_entries=8)
@@ -67,7 +67,7 @@ def show_view(chapter, trace, image: np.ndarray, label: int) -> None:
     elif chapter.figure == "draw":
         st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
     if fig is not None:
-        st.plotly_chart(fig, key=f"lesson_fig_{chapter.figure}", config=CHART_CONFIG)
+        plotly_chart(fig, key=f"lesson_fig_{chapter.figure}")
     if chapter.unit is not None:
         st.caption(f"Unit {chapter.unit} is row {chapter.unit} of the heatmap.")
 

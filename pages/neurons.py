@@ -14,6 +14,7 @@ from lstmviz.neurons import (
 )
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure, model_result
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 from lstmviz.ui.inspector import render_unit_ablation
 
@@ -23,7 +24,6 @@ SIZES = (500, 1000, 2000)
 TOP_K = 8
 MAP_KEY = "neuron_map"
 UNIT_KEY = "neuron_unit"
-CHART_CONFIG = {"displayModeBar": False}
 BANDS = {"quartiles": "middle half (25–75 %)", "std": "mean ± 1 std"}
 SOURCES = {"digit": "One test digit", "class": "A class average"}
 
@@ -108,12 +108,11 @@ def page() -> None:
     values = unit_values(sample, unit)  # (n, T)
     zmax = max(1.0, float(np.ceil(np.abs(sample).max() * 10) / 10)) if name == "c" else 1.0
     with left:
-        st.plotly_chart(
+        plotly_chart(
             cached_figure(unit_map_figure, grid, unit, name, zmax=zmax, title=title),
             key=MAP_KEY,
             on_select=_pick_from_map,
             selection_mode="points",
-            config=CHART_CONFIG,
         )
         st.caption(CAPTIONS["map"] + (" " + CAPTIONS["c"] if name == "c" else ""))
 
@@ -148,10 +147,9 @@ def page() -> None:
             f"the class averages span up to **{np.nanmax(spread):.2f}** over the steps."
         )
         digit_changes = None if digit_values is None else step_changes(digit_values)
-        st.plotly_chart(
+        plotly_chart(
             cached_figure(changes_figure, changes, digit_changes, unit, name, height=420),
             key="neuron_fig_changes",
-            config=CHART_CONFIG,
         )
         line = f" The black line is test digit #{index}." if index is not None else ""
         st.caption(CAPTIONS["changes"].format(name=name) + line)
@@ -163,16 +161,15 @@ def page() -> None:
         for i, v, s in zip(top_idx, top.values, top.steps, strict=False)
     ]
     st.subheader(f"Test digits that drive unit {unit} {sign}")
-    st.plotly_chart(
+    plotly_chart(
         cached_figure(top_digits_figure, test.images[top_idx].numpy(), titles, top.steps),
         key="neuron_fig_top",
-        config=CHART_CONFIG,
     )
     st.caption(CAPTIONS["top"].format(way="highest" if sign == "highest" else "lowest (most negative)"))
     profile_fig = cached_figure(
         class_profile_figure, profile.mean, lower, upper, unit, name, BANDS[band], digit_values, digit_label
     )
-    st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
+    plotly_chart(profile_fig, key="neuron_fig_profile")
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
     st.subheader("Which units matter?")
     render_unit_ablation(loaded, test, "neuron_", unit_key=UNIT_KEY)

@@ -7,12 +7,12 @@ from lstmviz.figures.statespace import separation_figure, trajectories_figure
 from lstmviz.statespace import FIT_SAMPLE, step_accuracy
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure, result_info
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
 
 ensure_navigation()
 
 SIZES = (200, 500, 1000, 2000)
-CHART_CONFIG = {"displayModeBar": False}
 
 INTRO = (
     "After each row the network's memory is a list of **{H} numbers**, the hidden state *h*. Every digit therefore "
@@ -96,7 +96,7 @@ def page() -> None:
         explained=ratio,
         tail=int(tail),
     )
-    st.plotly_chart(fig, key="space_fig_paths", config=CHART_CONFIG)
+    plotly_chart(fig, key="space_fig_paths")
     st.caption(HOW_TO)
 
     st.subheader("Do the classes separate?")
@@ -105,7 +105,7 @@ def page() -> None:
         f"nearest centre, in the {view} picture": sep.centroid_accuracy,
     }
     readout = step_accuracy(space.predictions, space.labels)
-    st.plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation", config=CHART_CONFIG)
+    plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation")
     st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))
     with st.expander("How is this computed?"):
         st.markdown(METHOD.format(fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1]))

@@ -15,6 +15,7 @@ from lstmviz.figures.truncation import (
 from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure
+from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import current_model, ensure_navigation, get_split
 from lstmviz.ui.truncation import forget_jobs, poll_jobs, truncation_job
 
@@ -54,7 +55,7 @@ def show(result: TruncationResult, test: Split) -> None:
     )
 
     curves = {m: result.accuracy[m] for m in MODES}
-    st.plotly_chart(cached_figure(curves_figure, curves, k=k, published=PUBLISHED), key="trunc_fig_curves")
+    plotly_chart(cached_figure(curves_figure, curves, k=k, published=PUBLISHED), key="trunc_fig_curves", tools=True)
     gap = float(np.max(np.abs(result.accuracy["notebook"] - result.accuracy["early"])))
     st.caption(
         f"With {PUBLISHED[0]} rows this model scores {result.accuracy['notebook'][PUBLISHED[0] - 1]:.1%} in notebook "
@@ -68,21 +69,26 @@ def show(result: TruncationResult, test: Split) -> None:
     )
 
     a, b = st.columns(2)
-    a.plotly_chart(
+    plotly_chart(
         cached_figure(per_class_figure, result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
         key="trunc_fig_per_class",
+        where=a,
+        tools=True,
     )
-    b.plotly_chart(
+    plotly_chart(
         cached_figure(confusion_figure, result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
         key="trunc_fig_confusion",
+        where=b,
+        tools=True,
     )
 
     st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
     idx = _examples(test)
     seen = as_seen(test.images[idx].numpy(), k, mode)
-    st.plotly_chart(
+    plotly_chart(
         cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
         key="trunc_fig_strip",
+        tools=True,
     )
     st.caption(
         "The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
@@ -98,7 +104,7 @@ def show(result: TruncationResult, test: Split) -> None:
         + (f"Half of the decided digits are decided by **{int(np.median(decided))} rows**; " if decided.size else "")
         + f"**{int((steps < 1).sum())}** of {result.n} are never decided (wrong with all 28 rows)."
     )
-    st.plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision")
+    plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision", tools=True)
 
 
 def page() -> None:

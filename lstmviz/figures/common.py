@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -75,3 +76,65 @@ def digit_strip(images: np.ndarray, titles: Sequence[str | int], height: int = 1
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0))
     return fig
+
+
+# ---------------------------------------------------------------- downloading a figure (Plotly's camera button)
+
+FIGURE_FORMATS = ("png", "svg")  # what the camera button of every chart can download
+DOWNLOAD_SCALE = 2  # PNG pixels per screen pixel: sharp on a projector and in slides
+# Plotly's own modebar buttons (2-D and 3-D): a chart without tools keeps only the camera (and Streamlit's fullscreen)
+MODEBAR_TOOLS = (
+    "zoom2d",
+    "pan2d",
+    "select2d",
+    "lasso2d",
+    "zoomIn2d",
+    "zoomOut2d",
+    "autoScale2d",
+    "resetScale2d",
+    "hoverClosestCartesian",
+    "hoverCompareCartesian",
+    "toggleSpikelines",
+    "zoom3d",
+    "pan3d",
+    "orbitRotation",
+    "tableRotation",
+    "resetCameraDefault3d",
+    "resetCameraLastSave3d",
+    "hoverClosest3d",
+    "resetViews",
+    "toggleHover",
+)
+
+
+def figure_title(fig: go.Figure | dict) -> str | None:
+    """The figure's title text (a go.Figure or its dict), if it has one."""
+    layout = (fig.get("layout") or {}) if isinstance(fig, dict) else fig.layout
+    title = layout.get("title") if isinstance(layout, dict) else layout.title
+    if isinstance(title, dict):
+        title = title.get("text")
+    elif title is not None and not isinstance(title, str):
+        title = title.text  # a go.layout.Title
+    return title or None
+
+
+def file_stem(title: str | None, fallback: str = "figure") -> str:
+    """A download's file name (no extension) from a figure's title: `lstmviz-hidden-state-h`."""
+    text = re.sub(r"<[^>]*>", " ", title or "") or fallback  # no HTML tags (<b>, <br>)
+    words = re.findall(r"[a-z0-9]+", text.lower()) or re.findall(r"[a-z0-9]+", fallback.lower()) or ["figure"]
+    return "lstmviz-" + "-".join(words)[:60].rstrip("-")
+
+
+def chart_config(title: str | None, fmt: str = "png", *, tools: bool = False, fallback: str = "figure") -> dict:
+    """Plotly's config for a chart: the camera button downloads it as `fmt` (png or svg, drawn in the browser,
+    no server work), named after its title, PNG at twice the screen size. Without `tools` the modebar shows
+    only the camera (Plotly's zoom/pan/select buttons are removed)."""
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"format must be one of {FIGURE_FORMATS}, got {fmt!r}")
+    config: dict = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": file_stem(title, fallback), "scale": DOWNLOAD_SCALE},
+    }
+    if not tools:
+        config["modeBarButtonsToRemove"] = list(MODEBAR_TOOLS)
+    return config

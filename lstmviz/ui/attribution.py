@@ -9,10 +9,10 @@ from ..attribution import METHODS, SCORES, RowAttribution, attribute_rows
 from ..checkpoint import LoadedModel
 from ..figures.attribution import row_attribution_figure
 from .cache import model_id
+from .charts import plotly_chart
 
 METHOD_TITLES = {"occlusion": "Occlusion", "integrated_gradients": "Integrated gradients"}
 SCORE_TITLES = {"probability": "probability", "logit": "logit (score before softmax)"}
-CHART_CONFIG = {"displayModeBar": False}
 
 CAPTIONS = {
     "occlusion": "**Occlusion** blanks one row at a time (sets its 28 pixels to zero) and lets the network read the "
@@ -88,7 +88,7 @@ def render_attribution(loaded: LoadedModel, image: np.ndarray, target: int, key_
     label = f"row's effect on the {score} (drop when blanked)" if method == "occlusion" else f"share of the {score}"
     title = f"Which rows mattered for {cls}? ({METHOD_TITLES[method].lower()})"
     fig = row_attribution_figure(image, result.rows, result.pixels if overlay else None, title, label)
-    st.plotly_chart(fig, key=f"{key_prefix}attr_fig", config=CHART_CONFIG)
+    plotly_chart(fig, key=f"{key_prefix}attr_fig")
     st.caption(
         CAPTIONS[method].format(
             score=score,

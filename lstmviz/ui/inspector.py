@@ -33,9 +33,9 @@ from ..model import GATES
 from ..neurons import unit_from_selection
 from ..trace import Trace
 from .cache import data_id, model_id
+from .charts import plotly_chart
 from .truncation import poll_jobs
 
-CHART_CONFIG = {"displayModeBar": False}
 TRUNCATION_PAGE = "pages/truncation.py"
 EXPERIMENTS = {"clamp": "Clamp the forget gate", "silence": "Silence units", "blank": "Blank the rows after a step"}
 WAIT_SECONDS = 3.0  # a computation that finishes within this is shown without a progress bar
@@ -140,9 +140,9 @@ def render_inspector(
             "weight × pixel (what this row does)" if s == "push" else "effective weight (what ink there would do)"
         ),
     )
-    st.plotly_chart(pixel_strip_figure(us, show), key=_k(p, "fig_pixels"), config=CHART_CONFIG)
+    plotly_chart(pixel_strip_figure(us, show), key=_k(p, "fig_pixels"))
     st.caption(CAPTIONS["pixels"])
-    st.plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"), config=CHART_CONFIG)
+    plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"))
     st.caption(CAPTIONS["hidden"])
 
     st.markdown("#### What if…")
@@ -235,10 +235,9 @@ def render_whatif(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_pref
     start = (
         iv.clamp_from if iv.clamp_forget is not None else (iv.blank_after + 1 if iv.blank_after is not None else None)
     )
-    st.plotly_chart(
+    plotly_chart(
         whatif_figure(trace.probs, changed.probs, "what-if", start if start and start <= T else None),
         key=_k(p, "fig_whatif"),
-        config=CHART_CONFIG,
     )
     st.caption(CAPTIONS["whatif"] + f" Gates of a {cfg.cell.upper()}: {', '.join(GATES[cfg.cell]) or 'none'}.")
 
@@ -331,7 +330,7 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
             st.session_state[unit_key] = unit
 
     fig = ablation_figure(result.drop, result.base_accuracy, sort=sort == "drop", selected=selected)
-    st.plotly_chart(fig, key=chart_key, on_select=pick, selection_mode="points", config=CHART_CONFIG)
+    plotly_chart(fig, key=chart_key, on_select=pick, selection_mode="points")
     order = ablation_order(result.drop, True)
     worst = int(order[0])
     small = int((np.abs(result.drop) < 0.001).sum())

@@ -21,6 +21,7 @@ from ..figures import stepthrough as figs
 from ..figures.stepper import settle_step, stepper_payload
 from ..ordering import ORDERS, unit_order
 from ..trace import Trace
+from .charts import plotly_chart
 
 ASSETS = Path(__file__).with_name("stepper")
 _STEPPER = st.components.v2.component(
@@ -28,7 +29,6 @@ _STEPPER = st.components.v2.component(
     css=(ASSETS / "stepper.css").read_text(encoding="utf-8"),
     js=(ASSETS / "stepper.js").read_text(encoding="utf-8"),
 )
-CHART_CONFIG = {"displayModeBar": False}
 
 CAPTIONS = {
     "reading": "The network reads the image **one row per step, top to bottom**: faded rows are still to come and "
@@ -172,9 +172,7 @@ def _fingerprint(trace: Trace, image: np.ndarray) -> str:
 
 
 def _anatomy(trace: Trace, image: np.ndarray, key_prefix: str) -> None:
-    st.plotly_chart(
-        _anatomy_figure(_fingerprint(trace, image), image, trace), key=f"{key_prefix}fig_anatomy", config=CHART_CONFIG
-    )
+    plotly_chart(_anatomy_figure(_fingerprint(trace, image), image, trace), key=f"{key_prefix}fig_anatomy")
     stages = figs.anatomy_stages(image, trace)
     st.dataframe(
         {

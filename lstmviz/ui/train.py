@@ -24,6 +24,7 @@ from ..jobs import (
     past_runs,
 )
 from ..registry import FolderError, ModelInfo, read_info, user_models_dir
+from .charts import plotly_chart
 from .common import MODEL_KEY
 from .models import escape_markdown
 
@@ -100,15 +101,22 @@ def live_panel(owner: str) -> None:
     st.progress(snap.fraction, text=escape_markdown(snap.progress_text(), 300))
     left, right = st.columns(2)
     epochs = job.spec.recipe().epochs if job.spec.max_batches is None else None
-    left.plotly_chart(loss_figure(snap.loss_history, snap.steps_per_epoch, epochs=epochs), key="train_loss_chart")
+    plotly_chart(
+        loss_figure(snap.loss_history, snap.steps_per_epoch, epochs=epochs),
+        key="train_loss_chart",
+        where=left,
+        tools=True,
+    )
     curve = ([e["epoch"] for e in snap.eval_history], [e["accuracy"] for e in snap.eval_history])
-    right.plotly_chart(
+    plotly_chart(
         accuracy_figure(
             {f"this run ({job.spec.eval_size:,} held-out training digits)": curve},
             title="Test accuracy while training",
             epochs=epochs,
         ),
         key="train_acc_chart",
+        where=right,
+        tools=True,
     )
     if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
         st.session_state["train_done_seen"] = snap.job_id
@@ -186,9 +194,10 @@ def results(snap: JobSnapshot) -> None:
                 shipped.accuracy
             )
         run_epochs = new.metrics.get("epochs") if isinstance(new.metrics.get("epochs"), (int, float)) else None
-        st.plotly_chart(
+        plotly_chart(
             accuracy_figure({new_label: curve}, title="Test accuracy per epoch", epochs=run_epochs, references=refs),
             key="train_compare_chart",
+            tools=True,
         )
 
 
