@@ -1,7 +1,9 @@
-"""Export for slides: the step-through as an animated GIF (or one step as PNG/SVG), the trace as CSV / .npz.
+"""Export for slides: the step-through as an animated GIF and an MP4 (or one step as PNG/SVG), the trace
+as CSV / .npz.
 
 Frames are drawn offline with matplotlib's Agg backend (no browser, no network) and assembled by
-Pillow. One frame per step k = 1..T: the digit with the rows read so far (the current row boxed),
+Pillow (GIF) or by the ffmpeg binary that the imageio-ffmpeg wheel ships (H.264 MP4, yuv420p, which
+PowerPoint, Keynote and browsers play). One frame per step k = 1..T: the digit with the rows read so far (the current row boxed),
 the class probabilities after k rows, and h (units x steps) up to step k. Pure: plain arrays in,
 bytes out; no Streamlit.
 """
@@ -9,7 +11,10 @@ bytes out; no Streamlit.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,6 +28,9 @@ FRAME_SIZE = (960, 360)  # pixels (width, height) of every frame
 DPI = 100
 FRAME_MS = 350  # GIF: time per frame; the last one is held longer
 LAST_FRAME_MS = 2000
+MP4_FPS = Fraction(1000, FRAME_MS)  # the GIF's pace (the player holds the last frame)
+MP4_CRF = 18  # H.264 quality: sharp text and heatmap cells
+ANIMATIONS = ("gif", "mp4")
 MARK = "#ff8c00"  # the current row, as in the app
 DIM = 0.22  # ink of rows not read yet
 
@@ -102,6 +110,83 @@ def frames(trace: Trace, image: np.ndarray, label: int | None, size=FRAME_SIZE) 
         yield frame_image(trace, image, label, k, size)
 
 
+def encode_gif(pictures: Sequence[Image.Image]) -> bytes:
+    """Frames -> an animated, looping GIF (FRAME_MS a frame, the last held LAST_FRAME_MS)."""
+    paletted = [p.convert("P", palette=Image.Palette.ADAPTIVE, colors=255) for p in pictures]
+    buf = io.BytesIO()
+    durations = [FRAME_MS] * (len(paletted) - 1) + [LAST_FRAME_MS]
+    paletted[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=paletted[1:],
+        duration=durations,
+        loop=0,
+        disposal=1,
+        optimize=False,
+    )
+    return buf.getvalue()
+
+
+def mp4_available() -> bool:
+    """Whether MP4 export works here: the imageio-ffmpeg package (requirements.txt) with its ffmpeg binary."""
+    try:
+        import imageio_ffmpeg
+
+        return Path(imageio_ffmpeg.get_ffmpeg_exe()).exists()
+    except (ImportError, RuntimeError, OSError):
+        return False
+
+
+def encode_mp4(pictures: Sequence[Image.Image], fps: Fraction = MP4_FPS) -> bytes:
+    """Frames (all one size) -> an H.264 MP4 (yuv420p, even width and height: a frame of odd size loses
+    its last column/row) with one video frame per picture, `fps` frames a second, fast start."""
+    import imageio_ffmpeg
+
+    w, h = pictures[0].size
+    w, h = w - w % 2, h - h % 2  # yuv420p halves the colour planes
+    with tempfile.TemporaryDirectory(prefix="lstmviz-mp4-") as folder:
+        path = Path(folder) / "steps.mp4"
+        writer = imageio_ffmpeg.write_frames(
+            str(path),
+            (w, h),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+            output_params=["-crf", str(MP4_CRF), "-profile:v", "main", "-movflags", "+faststart", "-threads", "1"],
+        )
+        writer.send(None)  # start ffmpeg
+        for picture in pictures:
+            writer.send(np.ascontiguousarray(np.asarray(picture.convert("RGB"))[:h, :w]))
+        writer.close()
+        return path.read_bytes()
+
+
+def animations(
+    trace: Trace,
+    image: np.ndarray,
+    label: int | None,
+    formats: Sequence[str] = ANIMATIONS,
+    progress: Callable[[int, int], None] | None = None,
+    size=FRAME_SIZE,
+) -> dict[str, bytes]:
+    """The whole step-through as each of `formats` ("gif", "mp4"), its T frames drawn once; progress(done, total)."""
+    unknown = set(formats) - set(ANIMATIONS)
+    if unknown:
+        raise ValueError(f"unknown animation formats {sorted(unknown)}; known: {ANIMATIONS}")
+    T = trace.n_steps
+    pictures = []
+    for k, picture in enumerate(frames(trace, image, label, size), start=1):
+        pictures.append(picture)
+        if progress is not None:
+            progress(k, T)
+    encoders = {"gif": encode_gif, "mp4": encode_mp4}
+    return {fmt: encoders[fmt](pictures) for fmt in formats}
+
+
 def gif_bytes(
     trace: Trace,
     image: np.ndarray,
@@ -110,25 +195,18 @@ def gif_bytes(
     size=FRAME_SIZE,
 ) -> bytes:
     """The whole step-through as an animated, looping GIF (T frames of `size`); progress(done, total)."""
-    T = trace.n_steps
-    pictures = []
-    for k, picture in enumerate(frames(trace, image, label, size), start=1):
-        pictures.append(picture.convert("P", palette=Image.Palette.ADAPTIVE, colors=255))
-        if progress is not None:
-            progress(k, T)
-    buf = io.BytesIO()
-    durations = [FRAME_MS] * (T - 1) + [LAST_FRAME_MS]
-    pictures[0].save(
-        buf,
-        format="GIF",
-        save_all=True,
-        append_images=pictures[1:],
-        duration=durations,
-        loop=0,
-        disposal=1,
-        optimize=False,
-    )
-    return buf.getvalue()
+    return animations(trace, image, label, ("gif",), progress, size)["gif"]
+
+
+def mp4_bytes(
+    trace: Trace,
+    image: np.ndarray,
+    label: int | None,
+    progress: Callable[[int, int], None] | None = None,
+    size=FRAME_SIZE,
+) -> bytes:
+    """The whole step-through as an H.264 MP4 (T frames of `size`, the GIF's pace); progress(done, total)."""
+    return animations(trace, image, label, ("mp4",), progress, size)["mp4"]
 
 
 def trace_arrays(trace: Trace, image: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -21,11 +21,19 @@ def digit(test_split):
     return trace_image(loaded.model, image), image, int(test_split.labels[7])
 
 
-def test_gif_has_one_frame_per_step_of_the_stated_size(digit):
+@pytest.fixture(scope="module")
+def animated(digit):
+    """The GIF and the MP4 of one digit's step-through (frames drawn once), with the progress calls."""
     trace, image, label = digit
     calls = []
-    data = export.gif_bytes(trace, image, label, progress=lambda k, n: calls.append((k, n)))
-    gif = Image.open(io.BytesIO(data))
+    made = export.animations(trace, image, label, progress=lambda k, n: calls.append((k, n)))
+    return made, calls
+
+
+def test_gif_has_one_frame_per_step_of_the_stated_size(digit, animated):
+    trace, _, _ = digit
+    made, calls = animated
+    gif = Image.open(io.BytesIO(made["gif"]))
     assert gif.format == "GIF" and gif.n_frames == trace.n_steps == 28
     assert gif.size == export.FRAME_SIZE
     assert calls == [(k, 28) for k in range(1, 29)]
@@ -34,6 +42,42 @@ def test_gif_has_one_frame_per_step_of_the_stated_size(digit):
     # every step looks different (the row box and h move on)
     assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(pictures))
     assert gif.info.get("loop") == 0
+
+
+def test_mp4_is_h264_with_one_frame_per_step_of_the_stated_size(digit, animated, tmp_path):
+    """Decoded by the ffmpeg of the same package: 28 frames, 960x360, H.264 yuv420p, the GIF's frames in order."""
+    import imageio_ffmpeg
+
+    assert export.mp4_available()
+    trace, image, label = digit
+    made, _ = animated
+    path = tmp_path / "steps.mp4"
+    path.write_bytes(made["mp4"])
+    assert made["mp4"][4:8] == b"ftyp"
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = export.FRAME_SIZE
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["size"] == (w, h)
+    assert meta["fps"] == pytest.approx(float(export.MP4_FPS), abs=0.01)
+    decoded = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]
+    assert len(decoded) == trace.n_steps == 28
+    for k in (1, 14, 28):  # the same pictures as the GIF's, up to H.264's loss
+        frame = np.asarray(export.frame_image(trace, image, label, k), dtype=int)
+        assert np.abs(decoded[k - 1].astype(int) - frame).mean() < 3
+    assert np.abs(decoded[0].astype(int) - decoded[27]).mean() > 1  # not one picture repeated
+
+
+def test_odd_sized_frames_make_an_even_mp4(tmp_path):
+    import imageio_ffmpeg
+
+    pictures = [Image.new("RGB", (101, 51), (40 * i, 0, 0)) for i in range(3)]
+    path = tmp_path / "odd.mp4"
+    path.write_bytes(export.encode_mp4(pictures))
+    reader = imageio_ffmpeg.read_frames(str(path))
+    assert next(reader)["size"] == (100, 50)  # yuv420p needs even sides: the last column and row go
+    assert len(list(reader)) == 3
+    with pytest.raises(ValueError):
+        export.animations(None, None, None, formats=("avi",))
 
 
 def test_frame_dims_unread_rows_and_boxes_the_current_one(digit):
@@ -77,13 +121,15 @@ def test_csv_and_npz_hold_the_trace(digit):
     np.testing.assert_array_equal(npz["rows"], trace.rows)
 
 
-def test_explorer_download_area_makes_the_gif(open_page):
+def test_explorer_download_area_makes_the_gif_and_mp4(open_page):
     at = open_page("pages/explorer.py")
     (make,) = [b for b in at.button if b.key == "exp_export_make"]
     assert not [d for d in at.get("download_button") if d.proto.id.endswith("exp_export_gif")]
     make.click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert [d for d in at.get("download_button") if "exp_export_gif" in d.proto.id]
+    for name in ("gif", "mp4"):  # one button made both
+        (button,) = [d for d in at.get("download_button") if d.proto.id.endswith(f"exp_export_{name}")]
+        assert button.proto.label == f"Download {name.upper()}"
     assert not [b for b in at.button if b.key == "exp_export_make"]  # made once per digit
     for name in ("png", "svg", "csv", "npz"):
         assert [d for d in at.get("download_button") if f"exp_export_{name}" in d.proto.id], name
