@@ -34,11 +34,16 @@ def dataset_facts(
 ) -> dict[str, float | int | None]:
     """The model's accuracy on the test set: all rows, the notebook's cut (the last 25 rows only),
     the top half read (early readout), and the memory probe (top rows, then blanks) for it and a plain RNN."""
+    return with_rnn(model_facts(model, images, labels), rnn_facts(rnn, images, labels) if rnn is not None else None)
+
+
+def model_facts(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float | int]:
+    """The selected model's part of `dataset_facts` (four passes over the test set)."""
     images = torch.as_tensor(images, dtype=torch.float32)  # (N, 28, 28)
     labels = torch.as_tensor(labels)
     k_pub, acc_pub = PUBLISHED
     model.eval()
-    facts: dict[str, float | int | None] = {
+    return {
         "n_test": int(images.shape[0]),
         "acc_full": _accuracy(model, images, labels),
         "k_notebook": int(k_pub),
@@ -48,14 +53,23 @@ def dataset_facts(
         "acc_half": _accuracy(model, model_input(images, HALF, "early"), labels),
         "k_probe": PROBE_K,
         "acc_probe": _accuracy(model, model_input(images, PROBE_K, "occlusion"), labels),
-        "rnn_acc_full": None,
-        "rnn_acc_probe": None,
     }
-    if rnn is not None:
-        rnn.eval()
-        facts["rnn_acc_full"] = _accuracy(rnn, images, labels)
-        facts["rnn_acc_probe"] = _accuracy(rnn, model_input(images, PROBE_K, "occlusion"), labels)
-    return facts
+
+
+def rnn_facts(rnn: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """The plain RNN's part of `dataset_facts`: its accuracy with all rows and on the memory probe."""
+    images = torch.as_tensor(images, dtype=torch.float32)  # (N, 28, 28)
+    labels = torch.as_tensor(labels)
+    rnn.eval()
+    return {
+        "rnn_acc_full": _accuracy(rnn, images, labels),
+        "rnn_acc_probe": _accuracy(rnn, model_input(images, PROBE_K, "occlusion"), labels),
+    }
+
+
+def with_rnn(facts: dict, rnn: dict | None) -> dict[str, float | int | None]:
+    """`model_facts` and `rnn_facts` (None: no usable plain RNN) as one `dataset_facts` dict."""
+    return {**facts, "rnn_acc_full": None, "rnn_acc_probe": None, **(rnn or {})}
 
 
 def digit_facts(trace: Trace, image: np.ndarray, label: int) -> dict[str, float | int | None]:

@@ -217,7 +217,20 @@ COMPUTATIONS: dict[str, Computation] = {
         lambda m, s, get: {"curve": get("untrained_sensitivity")},
         _load_curve,
     ),
+    # the Guided lesson's quoted accuracies (lstmviz.lesson): the selected model's, and the plain RNN's
+    "lesson": Computation(
+        "Measuring this model on the test set (a few forward passes)…", lambda m, s, get=None: _lesson(m, s)
+    ),
+    "lesson_rnn": Computation(
+        "Measuring the plain RNN on the test set…", lambda m, s, get=None: _lesson(m, s, rnn=True)
+    ),
 }
+
+
+def _lesson(model: RowClassifier, split: Split, rnn: bool = False) -> dict:
+    from .lesson import model_facts, rnn_facts  # imported here: keeps plotly out of the precompute CLI
+
+    return (rnn_facts if rnn else model_facts)(model, split.images, split.labels)
 
 
 def compute(what: str, model: RowClassifier, split: Split, *args: Any, get: Get | None = None) -> Any:

@@ -5,11 +5,11 @@ import streamlit as st
 
 from lstmviz.figures import stepthrough as figs
 from lstmviz.figures.common import digit_strip
-from lstmviz.lesson import N_CHAPTERS, chapters, dataset_facts, digit_facts
+from lstmviz.lesson import N_CHAPTERS, chapters, digit_facts, with_rnn
 from lstmviz.memory import find_cell_models
 from lstmviz.truncation import as_seen
 from lstmviz.ui import links
-from lstmviz.ui.cache import model_id
+from lstmviz.ui.cache import model_result
 from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import (
     cached_trace,
@@ -24,16 +24,11 @@ ensure_navigation()
 STEP_KEY = "lesson_step"
 
 
-@st.cache_resource(show_spinner="Measuring this model on the test set (a few forward passes)…", max_entries=8)
-def _dataset_facts(key: str, n: int, _model, _test, _rnn) -> dict:
-    return dataset_facts(_model, _test.images[:n], _test.labels[:n], _rnn)
-
-
 def lesson_dataset_facts(loaded, test) -> dict:
     """dataset_facts of the selected model, with the shipped plain RNN for the last chapter (if usable)."""
     rnn = next((m for m in find_cell_models() if m.cell == "rnn" and m.problem is None), None)
-    rnn_model = load_model_file(rnn.path).model if rnn else None
-    return _dataset_facts(f"{model_id(loaded)}|{rnn.path if rnn else ''}", len(test), loaded.model, test, rnn_model)
+    rnn_facts = model_result("lesson_rnn", load_model_file(rnn.path), test) if rnn else None
+    return with_rnn(model_result("lesson", loaded, test), rnn_facts)
 
 
 def _move(delta: int) -> None:
