@@ -41,8 +41,9 @@ def _clear() -> None:
     st.session_state.pop(DRAWN_KEY, None)  # a digit that came with the link goes too
 
 
-def linked_drawing() -> tuple[np.ndarray | None, str | None]:
-    """The digit a link brought (`?drawn=`), shown until the student draws or clears; else the prompt."""
+def linked_drawing(note) -> tuple[np.ndarray | None, str | None]:
+    """The digit a link brought (`?drawn=`), shown until the student draws or clears (with a note in the
+    container `note`); else the prompt."""
     code = st.session_state.get(DRAWN_KEY)
     if code is not None and st.session_state.get(DRAWN_BY_KEY) != "canvas":
         try:
@@ -50,7 +51,7 @@ def linked_drawing() -> tuple[np.ndarray | None, str | None]:
         except LinkValueError:
             image = None
         if image is not None:
-            st.info(
+            note.info(
                 "**This digit came with the link** (the preview shows it as the model receives it). "
                 "Draw on the canvas to replace it, or press Clear.",
                 icon=":material/link:",
@@ -63,6 +64,7 @@ def linked_drawing() -> tuple[np.ndarray | None, str | None]:
 def drawn_image() -> tuple[np.ndarray | None, str | None]:
     """The canvas with its controls; returns (28x28 input, None) or (None, prompt)."""
     stroke = st.slider("Stroke width", 6, 40, 22, key="draw_stroke", help="In canvas pixels; the canvas is 280×280.")
+    note = st.container()  # above the canvas: where a digit that came with the link is said to come from
     result = st_canvas(
         stroke_width=stroke,
         stroke_color=INK,
@@ -80,7 +82,7 @@ def drawn_image() -> tuple[np.ndarray | None, str | None]:
     try:
         image = canvas_to_mnist(result.image_data)
     except BlankImageError:
-        return linked_drawing()
+        return linked_drawing(note)
     st.session_state[DRAWN_KEY] = encode_drawing(image)  # the link carries the drawing
     st.session_state[DRAWN_BY_KEY] = "canvas"
     return image, None
