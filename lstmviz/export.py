@@ -187,28 +187,6 @@ def animations(
     return {fmt: encoders[fmt](pictures) for fmt in formats}
 
 
-def gif_bytes(
-    trace: Trace,
-    image: np.ndarray,
-    label: int | None,
-    progress: Callable[[int, int], None] | None = None,
-    size=FRAME_SIZE,
-) -> bytes:
-    """The whole step-through as an animated, looping GIF (T frames of `size`); progress(done, total)."""
-    return animations(trace, image, label, ("gif",), progress, size)["gif"]
-
-
-def mp4_bytes(
-    trace: Trace,
-    image: np.ndarray,
-    label: int | None,
-    progress: Callable[[int, int], None] | None = None,
-    size=FRAME_SIZE,
-) -> bytes:
-    """The whole step-through as an H.264 MP4 (T frames of `size`, the GIF's pace); progress(done, total)."""
-    return animations(trace, image, label, ("mp4",), progress, size)["mp4"]
-
-
 def trace_arrays(trace: Trace, image: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The trace as named arrays: rows (T, F), gate_<name> (T, H), c (T, H) if any, h (T, H), probabilities (T, 10)."""
     arrays = {"rows": np.asarray(trace.rows, np.float32)}
