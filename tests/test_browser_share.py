@@ -20,6 +20,11 @@ from lstmviz.preprocess import canvas_to_mnist
 
 pytestmark = pytest.mark.browser
 
+SVG_CAMERA_JS = """() => {
+  const b = document.querySelector('.st-key-draw_probs[data-stale="false"] .modebar-btn[data-title^="Download plot"]');
+  return b && !b.getAttribute('data-title').includes('png');
+}"""
+
 # `server` (a fresh `streamlit run app.py` per module) and `browser` (Chromium) come from conftest.py.
 
 
@@ -80,10 +85,7 @@ def test_the_camera_button_downloads_a_chart_as_png_then_svg(page, server, drawn
     assert png.format == "PNG" and abs(png.size[0] - DOWNLOAD_SCALE * width) <= 2 * DOWNLOAD_SCALE
 
     page.get_by_test_id("stSidebar").get_by_text("SVG", exact=True).click()
-    page.wait_for_function(
-        "() => { const b = document.querySelector('.st-key-draw_probs[data-stale=\"false\"] .modebar-btn[data-title^=\"Download plot\"]');"
-        " return b && !b.getAttribute('data-title').includes('png'); }"  # "Download plot as a png" -> "Download plot"
-    )
+    page.wait_for_function(SVG_CAMERA_JS)  # the camera's tooltip: "Download plot as a png" -> "Download plot"
     download = _download(page, "draw_probs")
     assert download.suggested_filename.endswith(".svg")
     download.save_as(tmp_path / "b.svg")
