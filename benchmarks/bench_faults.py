@@ -183,7 +183,7 @@ def refresh_cost(repeats: int = 30) -> dict:
     import plotly.tools
 
     from lstmviz.figures.training import accuracy_figure, loss_figure
-    from lstmviz.jobs import JobSnapshot
+    from lstmviz.jobs.runs import JobSnapshot
 
     rng = __import__("numpy").random.default_rng(0)
     snap = JobSnapshot(1, "x", "run", state="running", total=469 * 30, steps_per_epoch=469, step=469 * 15)

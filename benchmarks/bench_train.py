@@ -33,11 +33,11 @@ def time_to_target(preset: str, target: float, max_epochs: int, data_dir: str | 
     def on_progress(p) -> None:
         if p.kind == "eval":
             print(
-                f"  {preset:8s} epoch {p.epoch:5.2f}  {p.elapsed:7.1f} s  test accuracy {p.test_accuracy:.4f}",
+                f"  {preset:8s} epoch {p.epoch:5.2f}  {p.elapsed:7.1f} s  test accuracy {p.heldout_accuracy:.4f}",
                 flush=True,
             )
-            if p.test_accuracy >= target and not reached:
-                reached.update(seconds=p.elapsed, epoch=p.epoch, accuracy=p.test_accuracy)
+            if p.heldout_accuracy >= target and not reached:
+                reached.update(seconds=p.elapsed, epoch=p.epoch, accuracy=p.heldout_accuracy)
                 stop.set()
 
     result = train(
@@ -49,7 +49,7 @@ def time_to_target(preset: str, target: float, max_epochs: int, data_dir: str | 
         "seconds_per_epoch": result.metrics["train_seconds"] / epochs if epochs else None,
         "seconds_to_target": reached.get("seconds"),
         "epochs_to_target": reached.get("epoch"),
-        "best_accuracy": result.metrics["best_test_accuracy"],
+        "best_accuracy": result.metrics["best_heldout_accuracy"],
     }
 
 

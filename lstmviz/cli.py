@@ -71,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(epoch=f"{p.epoch:.2f}", loss=f"{p.loss:.4f}")
         else:
-            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.test_accuracy:.4f}", file=sys.stderr)
+            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.heldout_accuracy:.4f}", file=sys.stderr)
 
     from .train import train
 
@@ -79,6 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar.close()
     metrics = dict(
         result.metrics,
+        test_accuracy=result.metrics["heldout_accuracy"],  # the evaluated split is the test set
         date=_dt.date.today().isoformat(),
         n_test=len(test_split),
         config=config.to_dict(),

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from lstmviz.data import resolve_data_dir
-from lstmviz.jobs import JobSpec, format_duration, training_data_missing
+from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN, JobSpec, format_duration, training_data_missing
+from lstmviz.model import MAX_LAYERS
 from lstmviz.registry import user_models_dir
 from lstmviz.train import PRESETS
 from lstmviz.ui import links
@@ -13,7 +14,7 @@ from lstmviz.ui.models import escape_markdown
 
 ensure_navigation()
 
-HIDDEN_SIZES = [16, 32, 64, 128, 256]
+HIDDEN_SIZES = [h for h in (16, 32, 64, 128, 256, 512) if MIN_HIDDEN <= h <= MAX_HIDDEN]
 TRAIN_SIZES = [1000, 2000, 5000, 10_000, 20_000, 30_000, 55_000, 60_000]
 BATCH_SIZES = [32, 64, 128, 256, 512]
 PRESET_HELP = {
@@ -36,6 +37,7 @@ def _spec() -> JobSpec:
         preset=s["train_preset"],
         epochs=int(s["train_epochs"]),
         hidden_size=int(s["train_hidden"]),
+        num_layers=int(s["train_layers"]),
         lr=float(s["train_lr"]),
         batch_size=int(s["train_batch"]),
         seed=int(s["train_seed"]),
@@ -59,12 +61,19 @@ def _start() -> None:
 
 
 def _settings(running: bool) -> None:
-    defaults = {"train_preset": "default", "train_epochs": 1, "train_hidden": 128, "train_seed": 0, "train_name": ""}
+    defaults = {
+        "train_preset": "default",
+        "train_epochs": 1,
+        "train_hidden": 128,
+        "train_layers": 1,
+        "train_seed": 0,
+        "train_name": "",
+    }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
     if "train_lr" not in st.session_state:
         _apply_preset()
-    c = st.columns(4)
+    c = st.columns([3, 2, 2, 3, 3])
     c[0].selectbox(
         "Preset",
         list(PRESETS),
@@ -74,8 +83,9 @@ def _settings(running: bool) -> None:
         disabled=running,
     )
     c[1].number_input("Epochs", min_value=1, max_value=50, step=1, key="train_epochs", disabled=running)
-    c[2].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
-    c[3].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
+    c[2].selectbox("Layers", range(1, MAX_LAYERS + 1), key="train_layers", disabled=running, help="stacked layers")
+    c[3].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
+    c[4].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
     c = st.columns(4)
     c[0].number_input(
         "Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.4f", key="train_lr", disabled=running

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lstmviz.checkpoint import load_checkpoint
-from lstmviz.jobs import REGISTRY
+from lstmviz.jobs.runs import REGISTRY
 from lstmviz.registry import MODELS_ENV_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +148,7 @@ def test_after_a_restart_the_page_says_what_happened_to_the_run(app, models_dir,
     import json
 
     from lstmviz.checkpoint import save_checkpoint
-    from lstmviz.jobs import journal_path
+    from lstmviz.jobs.journal import journal_path
 
     models_dir.mkdir(parents=True)
     kept = save_checkpoint(

@@ -13,17 +13,11 @@ import streamlit as st
 
 from ..checkpoint import DEFAULT_CHECKPOINT
 from ..figures.training import accuracy_figure, loss_figure
-from ..jobs import (
-    REGISTRY,
-    JobRegistry,
-    JobSnapshot,
-    JobSpec,
-    dismiss_past_run,
-    estimate_seconds,
-    format_duration,
-    past_runs,
-)
+from ..jobs.journal import dismiss_past_run, past_runs
+from ..jobs.runs import REGISTRY, JobRegistry, JobSnapshot
+from ..jobs.spec import JobSpec, estimate_seconds, format_duration
 from ..registry import FolderError, ModelInfo, read_info, user_models_dir
+from ..train import heldout_of
 from .common import MODEL_KEY
 from .models import escape_markdown
 
@@ -32,7 +26,7 @@ from .models import escape_markdown
 def registry() -> JobRegistry:
     """The process-wide job registry, held here so that it survives Streamlit's module reloads.
 
-    When a source file changes, Streamlit unloads every watched module, lstmviz.jobs included;
+    When a source file changes, Streamlit unloads every watched module, lstmviz.jobs.runs included;
     a fresh REGISTRY would forget the runs in progress (and let a second one start).
     """
     return REGISTRY
@@ -135,11 +129,9 @@ def _history_curve(info: ModelInfo) -> tuple[list, list] | None:
     if not isinstance(history, list):
         return None
     points = [
-        (h["epoch"], h["test_accuracy"])
+        (h["epoch"], heldout_of(h))
         for h in history
-        if isinstance(h, dict)
-        and isinstance(h.get("epoch"), (int, float))
-        and isinstance(h.get("test_accuracy"), (int, float))
+        if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float)) and heldout_of(h) is not None
     ]
     return ([p[0] for p in points], [p[1] for p in points]) if points else None
 
