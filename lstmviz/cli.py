@@ -71,7 +71,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(epoch=f"{p.epoch:.2f}", loss=f"{p.loss:.4f}")
         else:
-            bar.write(f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.heldout_accuracy:.4f}", file=sys.stderr)
+            bar.write(
+                f"epoch {p.epoch:5.2f}  loss {p.loss:.4f}  test accuracy {p.heldout_accuracy:.4f}", file=sys.stderr
+            )
 
     from .train import train
 

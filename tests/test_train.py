@@ -92,7 +92,11 @@ def test_max_batches_and_evaluation(train_split, test_split):
     evals = [p for p in events if p.kind == "eval"]
     assert [h["step"] for h in result.history] == [p.step for p in evals] == [10, 12]
     assert [p.heldout_accuracy for p in evals] == [h["heldout_accuracy"] for h in result.history]
-    assert result.metrics["heldout_accuracy"] == result.history[-1]["heldout_accuracy"] == accuracy(result.model, small_test)
+    assert (
+        result.metrics["heldout_accuracy"]
+        == result.history[-1]["heldout_accuracy"]
+        == accuracy(result.model, small_test)
+    )
     assert result.metrics["best_heldout_accuracy"] == max(h["heldout_accuracy"] for h in result.history)
     assert accuracy(result.best_model, small_test) == result.metrics["best_heldout_accuracy"]
     assert result.metrics["epochs"] == round(12 / 40, 4)
