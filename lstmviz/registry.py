@@ -11,6 +11,7 @@ import datetime as _dt
 import errno
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from .checkpoint import (
     MAX_HEADER_BYTES,
     MODELS_DIR,
     CheckpointError,
+    LoadedModel,
     atomic_write_bytes,
     checkpoint_bytes,
     header_bytes,
@@ -29,7 +31,7 @@ from .checkpoint import (
     parse_header,
 )
 from .data import Split
-from .evaluate import accuracy
+from .evaluate import predict_logits
 from .model import RowClassifier
 
 MODELS_ENV_VAR = "LSTMVIZ_MODELS_DIR"
@@ -302,6 +304,40 @@ def list_models(
     return infos
 
 
+def _read_upload(name: str, data: bytes) -> tuple[str, str, LoadedModel]:
+    """(file stem, name as shown, the validated model) of an uploaded file; raises CheckpointError."""
+    stem = safe_stem(name, default="upload")
+    ext = os.path.splitext(re.split(r"[\\/]", str(name))[-1])[1].lower()
+    shown = stem + (ext if ext in (".pt", ".pth", SUFFIX) else "")
+    return stem, shown, load_checkpoint_bytes(data, shown)
+
+
+def _save_upload(
+    stem: str, shown: str, loaded: LoadedModel, user_dir: str | os.PathLike | None, measured: dict | None
+) -> Path:
+    metrics = dict(loaded.metrics)
+    metrics.update(measured or {})
+    metrics.update(source="uploaded", uploaded_as=shown, date=_dt.datetime.now().isoformat(timespec="seconds"))
+    return save_new_checkpoint(Path(user_dir) if user_dir else user_models_dir(), stem, loaded.model, metrics)
+
+
+def score(model: RowClassifier, split: Split, progress=None, chunk: int = 1000) -> dict:
+    """The metrics an upload gets: its accuracy on `split`, measured `chunk` images at a time.
+
+    `progress(done, total)` is called after each chunk (from the calling thread)."""
+    correct, n = 0, len(split)
+    for start in range(0, n, chunk):
+        pred = predict_logits(model, split.images[start : start + chunk]).argmax(-1)
+        correct += int((pred == split.labels[start : start + chunk]).sum())
+        if progress is not None:
+            progress(min(n, start + chunk), n)
+    return {
+        "test_accuracy": correct / n if n else float("nan"),
+        "n_test": n,
+        "accuracy_source": "measured by lstmviz on upload",
+    }
+
+
 def import_upload(
     name: str, data: bytes, test_split: Split | None = None, user_dir: str | os.PathLike | None = None
 ) -> Path:
@@ -309,18 +345,65 @@ def import_upload(
 
     Accepts a safetensors file made by this app or a `.pt`/`.pth` state dict (read with
     `torch.load(weights_only=True)`, which runs no code). With `test_split`, the accuracy is
-    measured; otherwise the file's own claim (if any) is kept. Raises CheckpointError.
+    measured (in this thread: the app uses UploadJob); otherwise the file's own claim (if any) is
+    kept. Raises CheckpointError.
     """
-    stem = safe_stem(name, default="upload")
-    ext = os.path.splitext(re.split(r"[\\/]", str(name))[-1])[1].lower()
-    shown = stem + (ext if ext in (".pt", ".pth", SUFFIX) else "")
-    loaded = load_checkpoint_bytes(data, shown)
-    metrics = dict(loaded.metrics)
-    if test_split is not None:
-        metrics.update(
-            test_accuracy=accuracy(loaded.model, test_split),
-            n_test=len(test_split),
-            accuracy_source="measured by lstmviz on upload",
+    stem, shown, loaded = _read_upload(name, data)
+    measured = score(loaded.model, test_split) if test_split is not None else None
+    return _save_upload(stem, shown, loaded, user_dir, measured)
+
+
+class UploadJob:
+    """An upload checked at once, then scored on the test set and saved in a daemon thread (no streamlit).
+
+    The constructor validates the file (CheckpointError at once, in the caller's thread); scoring a
+    large model on 10,000 digits takes seconds to a minute of CPU, so it happens here, one upload at a
+    time per server, while the uploader's session stays responsive. `status()` has the interface of
+    truncation.TruncationJob's: (fraction, message, saved path or None, error or None).
+    """
+
+    _one_at_a_time = threading.Lock()
+
+    def __init__(
+        self, name: str, data: bytes, test_split: Split | None, user_dir: str | os.PathLike | None = None
+    ) -> None:
+        self.stem, self.shown, loaded = _read_upload(name, data)
+        check_room(Path(user_dir) if user_dir else user_models_dir(), len(data))  # a full folder says so now
+        self._lock = threading.Lock()
+        self.fraction, self.message = 0.0, "waiting for another upload to be scored"
+        self.result: Path | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(
+            target=self._work, args=(loaded, test_split, user_dir), daemon=True, name="lstmviz-upload"
         )
-    metrics.update(source="uploaded", uploaded_as=shown, date=_dt.datetime.now().isoformat(timespec="seconds"))
-    return save_new_checkpoint(Path(user_dir) if user_dir else user_models_dir(), stem, loaded.model, metrics)
+        self._thread.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        with self._lock:
+            self.fraction, self.message = done / total, f"{done:,} of {total:,} test digits"
+
+    def _work(self, loaded: LoadedModel, test_split: Split | None, user_dir) -> None:
+        try:
+            with UploadJob._one_at_a_time:
+                self._progress(0, max(1, len(test_split) if test_split is not None else 1))
+                measured = score(loaded.model, test_split, self._progress) if test_split is not None else None
+                path = _save_upload(self.stem, self.shown, loaded, user_dir, measured)
+        except CheckpointError as exc:
+            with self._lock:
+                self.error = str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the uploader instead of killing the thread silently
+            with self._lock:
+                self.error = f"it could not be scored ({type(exc).__name__})."
+            return
+        with self._lock:
+            self.result, self.fraction, self.message = path, 1.0, "saved"
+
+    def status(self) -> tuple[float, str, Path | None, str | None]:
+        """(fraction, message, saved path or None, error or None)."""
+        with self._lock:
+            return self.fraction, self.message, self.result, self.error
+
+    def wait(self, timeout: float | None = None) -> Path | None:
+        self._thread.join(timeout)
+        return self.status()[2]
