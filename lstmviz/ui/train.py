@@ -99,7 +99,7 @@ def live_panel(owner: str) -> None:
     right.plotly_chart(
         accuracy_figure(
             {f"this run ({job.spec.eval_size:,} held-out training digits)": curve},
-            title="Test accuracy while training",
+            title="Held-out accuracy while training",
             epochs=epochs,
         ),
         key="train_acc_chart",
