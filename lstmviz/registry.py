@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .background import BackgroundJob
 from .checkpoint import (
     DEFAULT_CHECKPOINT,
     MAX_HEADER_BYTES,
@@ -353,13 +354,13 @@ def import_upload(
     return _save_upload(stem, shown, loaded, user_dir, measured)
 
 
-class UploadJob:
+class UploadJob(BackgroundJob[Path]):
     """An upload checked at once, then scored on the test set and saved in a daemon thread (no streamlit).
 
     The constructor validates the file (CheckpointError at once, in the caller's thread); scoring a
-    large model on 10,000 digits takes seconds to a minute of CPU, so it happens here, one upload at a
-    time per server, while the uploader's session stays responsive. `status()` has the interface of
-    truncation.TruncationJob's: (fraction, message, saved path or None, error or None).
+    large model on 10,000 digits takes seconds to a minute of CPU, so it happens in the thread, one
+    upload at a time per server, while the uploader's session stays responsive. `status()`:
+    (fraction, message, saved path or None, error or None).
     """
 
     _one_at_a_time = threading.Lock()
@@ -367,43 +368,22 @@ class UploadJob:
     def __init__(
         self, name: str, data: bytes, test_split: Split | None, user_dir: str | os.PathLike | None = None
     ) -> None:
-        self.stem, self.shown, loaded = _read_upload(name, data)
+        stem, shown, loaded = _read_upload(name, data)
         check_room(Path(user_dir) if user_dir else user_models_dir(), len(data))  # a full folder says so now
-        self._lock = threading.Lock()
-        self.fraction, self.message = 0.0, "waiting for another upload to be scored"
-        self.result: Path | None = None
-        self.error: str | None = None
-        self._thread = threading.Thread(
-            target=self._work, args=(loaded, test_split, user_dir), daemon=True, name="lstmviz-upload"
-        )
-        self._thread.start()
 
-    def _progress(self, done: int, total: int) -> None:
-        with self._lock:
-            self.fraction, self.message = done / total, f"{done:,} of {total:,} test digits"
-
-    def _work(self, loaded: LoadedModel, test_split: Split | None, user_dir) -> None:
-        try:
+        def work(progress) -> Path:
             with UploadJob._one_at_a_time:
-                self._progress(0, max(1, len(test_split) if test_split is not None else 1))
-                measured = score(loaded.model, test_split, self._progress) if test_split is not None else None
-                path = _save_upload(self.stem, self.shown, loaded, user_dir, measured)
-        except CheckpointError as exc:
-            with self._lock:
-                self.error = str(exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - shown to the uploader instead of killing the thread silently
-            with self._lock:
-                self.error = f"it could not be scored ({type(exc).__name__})."
-            return
-        with self._lock:
-            self.result, self.fraction, self.message = path, 1.0, "saved"
+                measured = None
+                if test_split is not None:
+                    progress(0.0, f"0 of {len(test_split):,} test digits")
+                    measured = score(
+                        loaded.model, test_split, lambda done, n: progress(done / n, f"{done:,} of {n:,} test digits")
+                    )
+                return _save_upload(stem, shown, loaded, user_dir, measured)
 
-    def status(self) -> tuple[float, str, Path | None, str | None]:
-        """(fraction, message, saved path or None, error or None)."""
-        with self._lock:
-            return self.fraction, self.message, self.result, self.error
+        super().__init__(work, "lstmviz-upload", message="waiting for another upload to be scored")
 
-    def wait(self, timeout: float | None = None) -> Path | None:
-        self._thread.join(timeout)
-        return self.status()[2]
+    def error_text(self, exc: Exception) -> str:
+        if isinstance(exc, CheckpointError):
+            return str(exc)
+        return f"it could not be scored ({type(exc).__name__})."
