@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from lstmviz.data import resolve_data_dir
-from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN, JobSpec, format_duration, training_data_missing
+from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN, format_duration, training_data_missing
 from lstmviz.model import MAX_LAYERS
 from lstmviz.registry import user_models_dir
 from lstmviz.train import PRESETS
@@ -23,43 +22,6 @@ PRESET_HELP = {
 }
 
 
-def _apply_preset() -> None:
-    """Preset changed: reset the learning rate, batch size and training-set size to its values."""
-    recipe = PRESETS[st.session_state["train_preset"]]
-    st.session_state["train_lr"] = recipe.lr
-    st.session_state["train_batch"] = recipe.batch_size
-    st.session_state["train_n"] = recipe.n_train or 60_000
-
-
-def _spec() -> JobSpec:
-    s = st.session_state
-    return JobSpec(
-        preset=s["train_preset"],
-        epochs=int(s["train_epochs"]),
-        hidden_size=int(s["train_hidden"]),
-        num_layers=int(s["train_layers"]),
-        lr=float(s["train_lr"]),
-        batch_size=int(s["train_batch"]),
-        seed=int(s["train_seed"]),
-        n_train=int(s["train_n"]),
-        name=s["train_name"].strip() or None,
-        data_dir=str(resolve_data_dir(data_dir_option())),
-        models_dir=str(user_models_dir()),
-    )
-
-
-def _start() -> None:
-    st.session_state.pop("train_error", None)
-    try:
-        ui.registry().start(ui.owner(), _spec(), alive=ui.session_alive())
-    except ValueError as exc:
-        st.session_state["train_error"] = ("error", f"Cannot start: {exc}")
-    except RuntimeError as exc:  # TrainingBusyError (caught by its base: the registry may predate a reload)
-        st.session_state["train_error"] = ("warning", str(exc))
-    except OSError as exc:
-        st.session_state["train_error"] = ("error", f"Could not start the training process: {exc}")
-
-
 def _settings(running: bool) -> None:
     defaults = {
         "train_preset": "default",
@@ -72,13 +34,13 @@ def _settings(running: bool) -> None:
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
     if "train_lr" not in st.session_state:
-        _apply_preset()
+        ui.apply_preset()
     c = st.columns([3, 2, 2, 3, 3])
     c[0].selectbox(
         "Preset",
         list(PRESETS),
         key="train_preset",
-        on_change=_apply_preset,
+        on_change=ui.apply_preset,
         help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()),
         disabled=running,
     )
@@ -117,7 +79,7 @@ def page() -> None:
         )
     _settings(running or bool(missing))
     try:
-        spec = _spec()
+        spec = ui.spec_from_state()
         estimate = None if missing or running else ui.estimate(spec)
         st.caption(
             f"{spec.steps_per_epoch():,} batches per epoch, {spec.total_steps():,} in all; the accuracy "
@@ -136,7 +98,7 @@ def page() -> None:
     b1.button(
         "Start training",
         key="train_start",
-        on_click=_start,
+        on_click=ui.start,
         disabled=running or bool(missing),
         type="primary",
         icon=":material/play_arrow:",

@@ -1,7 +1,8 @@
 """The Train page's parts: the job registry, the live progress panel, the results and the fault notes.
 
-pages/train.py reads the settings and lays the page out; everything here draws from a job's snapshot
-or the models folder, so the page stays thin (and a progress refresh stays cheap).
+pages/train.py draws the settings and lays the page out; the settings become a JobSpec here, and
+everything else here draws from a job's snapshot or the models folder, so the page stays thin (and a
+progress refresh stays cheap).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from ..checkpoint import DEFAULT_CHECKPOINT
+from ..data import resolve_data_dir
 from ..figures.training import accuracy_figure, loss_figure
 from ..jobs.journal import dismiss_past_run, past_runs
 from ..jobs.runs import REGISTRY, JobRegistry, JobSnapshot
 from ..jobs.spec import JobSpec, estimate_seconds, format_duration
 from ..registry import FolderError, ModelInfo, read_info, user_models_dir
-from ..train import heldout_of
-from .common import MODEL_KEY
+from ..train import PRESETS, heldout_of
+from .common import MODEL_KEY, data_dir_option
 from .models import escape_markdown
 
 
@@ -49,6 +51,45 @@ def session_alive() -> Callable[[], bool] | None:
         return None
     runtime, session_id = Runtime.instance(), ctx.session_id
     return lambda: runtime.is_active_session(session_id)
+
+
+def apply_preset() -> None:
+    """Preset changed: reset the learning rate, batch size and training-set size to its values."""
+    recipe = PRESETS[st.session_state["train_preset"]]
+    st.session_state["train_lr"] = recipe.lr
+    st.session_state["train_batch"] = recipe.batch_size
+    st.session_state["train_n"] = recipe.n_train or 60_000
+
+
+def spec_from_state() -> JobSpec:
+    """The JobSpec of the Train page's widgets (their keys are prefixed train_)."""
+    s = st.session_state
+    return JobSpec(
+        preset=s["train_preset"],
+        epochs=int(s["train_epochs"]),
+        hidden_size=int(s["train_hidden"]),
+        num_layers=int(s["train_layers"]),
+        lr=float(s["train_lr"]),
+        batch_size=int(s["train_batch"]),
+        seed=int(s["train_seed"]),
+        n_train=int(s["train_n"]),
+        name=s["train_name"].strip() or None,
+        data_dir=str(resolve_data_dir(data_dir_option())),
+        models_dir=str(user_models_dir()),
+    )
+
+
+def start() -> None:
+    """Start button: a run for this session, or the reason it cannot start (shown by the page)."""
+    st.session_state.pop("train_error", None)
+    try:
+        registry().start(owner(), spec_from_state(), alive=session_alive())
+    except ValueError as exc:
+        st.session_state["train_error"] = ("error", f"Cannot start: {exc}")
+    except RuntimeError as exc:  # TrainingBusyError (caught by its base: the registry may predate a reload)
+        st.session_state["train_error"] = ("warning", str(exc))
+    except OSError as exc:
+        st.session_state["train_error"] = ("error", f"Could not start the training process: {exc}")
 
 
 def stop() -> None:
