@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import ENV_VAR, DataUnavailableError
+from .model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 
 
 def _positive_int(text: str) -> int:
@@ -22,6 +23,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _int_in(lo: int, hi: int, what: str):
+    """argparse type: an integer from lo to hi (a clear usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be from {lo} to {hi}, not {value}")
+        return value
+
+    return parse
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -50,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_augment:
         recipe = replace(recipe, augment=None)
     try:
-        config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
+        config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
     max_batches = 20 if args.dry_run else None
     print(
-        f"training {config.cell} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
+        f"training {config.cell} layers={config.num_layers} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
         f"batch={recipe.batch_size} lr={recipe.lr} seed={recipe.seed} -> {out}",
         file=sys.stderr,
     )
@@ -253,7 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (progress bar, test accuracy per epoch)")
     p.add_argument("--preset", choices=["default", "notebook"], default="default", help="recipe (default: default)")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
-    p.add_argument("--hidden-size", type=_positive_int, default=128, help="hidden units (default: 128)")
+    p.add_argument(
+        "--hidden",
+        "--hidden-size",
+        dest="hidden_size",
+        type=_int_in(MIN_HIDDEN, MAX_HIDDEN, "--hidden"),
+        default=128,
+        help=f"units per recurrent layer, {MIN_HIDDEN} to {MAX_HIDDEN} (default: 128)",
+    )
+    p.add_argument(
+        "--layers",
+        type=_int_in(MIN_LAYERS, MAX_LAYERS, "--layers"),
+        default=1,
+        help=f"stacked recurrent layers, {MIN_LAYERS} to {MAX_LAYERS} (default: 1)",
+    )
     p.add_argument(
         "--epochs", type=_positive_int, default=None, help="override the preset's epochs (default 30; notebook 5)"
     )
