@@ -204,7 +204,12 @@ def cmd_ablation(args: argparse.Namespace) -> int:
         bar.update(round(100 * fraction) - bar.n)
         bar.set_description(message[:40])
 
-    result = cached_ablation(loaded, test, progress=on_progress, use_cache=not args.no_cache)
+    L = loaded.config.num_layers
+    if args.layer is not None and not 1 <= args.layer <= L:
+        print(f"error: --layer must be from 1 to {L} for this model, not {args.layer}", file=sys.stderr)
+        return 2
+    layer = None if args.layer is None else args.layer - 1
+    result = cached_ablation(loaded, test, progress=on_progress, use_cache=not args.no_cache, layer=layer)
     bar.close()
     order = result.ranking()
     if args.json:
@@ -218,11 +223,14 @@ def cmd_ablation(args: argparse.Namespace) -> int:
                     "drop": [float(d) for d in result.drop],
                     "ranking": [int(u) for u in order],
                     "seconds": result.seconds,
+                    "layer": result.layer + 1,
+                    "n_layers": L,
                 }
             )
         )
         return 0
-    print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit:")
+    where = f" of layer {result.layer + 1} of {L}" if L > 1 else ""
+    print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit{where}:")
     for u in order[: args.top]:
         print(f"  unit {u:4d}  {result.accuracy[u]:7.2%}  drop {100 * result.drop[u]:+6.2f} points")
     return 0
@@ -243,7 +251,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     data = split_key(test)
     out = Path(args.out) if args.out else PRECOMPUTED_DIR
     paths = args.checkpoints or sorted(str(p) for p in DEFAULT_CHECKPOINT.parent.glob("*.safetensors"))
-    written = []
+    written, skipped = [], []
     for path in paths:
         loaded = load_checkpoint(path)
         stem, weights = Path(path).name.removesuffix(".safetensors"), weights_hash(loaded.model)
@@ -252,14 +260,21 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             loaded.model, stem, test, weights, data, out, progress=lambda text: print(text, file=sys.stderr, flush=True)
         )
         print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
-        result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
-        files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
-        print(f"{stem}: accuracy drop of each silenced unit", file=sys.stderr, flush=True)
-        files.append(precompute_ablation(path, test, out))  # read there by the Neuron explorer
+        try:
+            result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
+        except (ValueError, RuntimeError) as exc:  # a truncation path that does not handle this model yet
+            print(f"{stem}: truncation curves NOT written: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            skipped.append(f"{stem}: truncation")
+        else:
+            files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
+        for k in reversed(range(loaded.config.num_layers)):  # read there by the Neuron explorer
+            where = f" of layer {k + 1}" if loaded.config.num_layers > 1 else ""
+            print(f"{stem}: accuracy drop of each silenced unit{where}", file=sys.stderr, flush=True)
+            files.append(precompute_ablation(path, test, out, layer=k))
         written += [str(f) for f in files]
         print(f"{stem}: {len(files)} files in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-    print(json.dumps({"data": test.describe(), "files": written}))
-    return 0
+    print(json.dumps({"data": test.describe(), "files": written, "skipped": skipped}))
+    return 1 if skipped else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--n", type=_positive_int, default=None, help="use the first N test images (default: all)")
     p.add_argument("--top", type=_positive_int, default=20, help="units listed, largest drop first (default: 20)")
+    p.add_argument(
+        "--layer", type=_positive_int, default=None, help="layer of a stacked model, 1 = the first (default: the top)"
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ablation)
