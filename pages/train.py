@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN, format_duration, training_data_missing
-from lstmviz.model import MAX_LAYERS
+from lstmviz.jobs.spec import format_duration, training_data_missing
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 from lstmviz.registry import user_models_dir
 from lstmviz.train import PRESETS
 from lstmviz.ui import links
@@ -45,7 +45,9 @@ def _settings(running: bool) -> None:
         disabled=running,
     )
     c[1].number_input("Epochs", min_value=1, max_value=50, step=1, key="train_epochs", disabled=running)
-    c[2].selectbox("Layers", range(1, MAX_LAYERS + 1), key="train_layers", disabled=running, help="stacked layers")
+    c[2].selectbox(
+        "Layers", range(MIN_LAYERS, MAX_LAYERS + 1), key="train_layers", disabled=running, help="stacked layers"
+    )
     c[3].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
     c[4].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
     c = st.columns(4)

@@ -11,8 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from lstmviz.checkpoint import load_checkpoint
 from lstmviz.jobs.runs import REGISTRY
-from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN
-from lstmviz.model import MAX_LAYERS
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 from lstmviz.registry import MODELS_ENV_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +82,7 @@ def test_train_from_the_page_and_use_the_new_model(app, models_dir):
 
 def test_the_layer_count_from_the_page_reaches_the_checkpoint(app, models_dir):
     _train_page(app, "two layers")
-    assert app.selectbox(key="train_layers").options == [str(n) for n in range(1, MAX_LAYERS + 1)]
+    assert app.selectbox(key="train_layers").options == [str(n) for n in range(MIN_LAYERS, MAX_LAYERS + 1)]
     hidden = [int(h) for h in app.select_slider(key="train_hidden").options]
     assert min(hidden) >= MIN_HIDDEN and max(hidden) == MAX_HIDDEN
     app.selectbox(key="train_layers").set_value(2).run()

@@ -10,8 +10,8 @@ import pytest
 from lstmviz.checkpoint import load_checkpoint, save_checkpoint
 from lstmviz.evaluate import accuracy
 from lstmviz.jobs.runs import JobRegistry, TrainingBusyError
-from lstmviz.jobs.spec import MAX_HIDDEN, MIN_HIDDEN, JobSpec
-from lstmviz.model import MAX_LAYERS
+from lstmviz.jobs.spec import JobSpec
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN
 from lstmviz.registry import MODELS_ENV_VAR, list_models
 from lstmviz.train import hold_out
 

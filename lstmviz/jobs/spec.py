@@ -9,13 +9,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from ..model import MAX_LAYERS, ModelConfig
+from ..model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS, ModelConfig
 from ..train import PRESETS, Recipe, make_recipe
-
-try:  # the one set of model limits (lstmviz/model.py); hidden-size limits land with the stacked-model work
-    from ..model import MAX_HIDDEN, MIN_HIDDEN
-except ImportError:  # pragma: no cover - until lstmviz.model defines them
-    MIN_HIDDEN, MAX_HIDDEN = 16, 512
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,10 @@ class JobSpec:
                 MIN_HIDDEN <= self.hidden_size <= MAX_HIDDEN,
                 f"hidden size must be between {MIN_HIDDEN} and {MAX_HIDDEN}",
             ),
-            (1 <= self.num_layers <= MAX_LAYERS, f"the layer count must be between 1 and {MAX_LAYERS}"),
+            (
+                MIN_LAYERS <= self.num_layers <= MAX_LAYERS,
+                f"the layer count must be between {MIN_LAYERS} and {MAX_LAYERS}",
+            ),
             (0 < r.lr <= 1, "learning rate must be in (0, 1]"),
             (1 <= r.batch_size <= 4096, "batch size must be between 1 and 4096"),
             (r.n_train is None or 100 <= r.n_train <= 60_000, "training-set size must be between 100 and 60,000"),
