@@ -123,7 +123,8 @@ def page() -> None:
         return
     if not running:
         st.session_state["train_done_seen"] = snap.job_id
-    st.fragment(run_every=1.0 if running else None)(ui.live_panel)(owner)
+    st.fragment(run_every=ui.PROGRESS_EVERY if running else None)(ui.live_progress)(owner)
+    st.fragment(run_every=ui.CHARTS_EVERY if running else None)(ui.live_charts)(owner)
     if not running:
         ui.results(snap)
 

@@ -120,19 +120,46 @@ def estimate(spec: JobSpec) -> float:
     return estimate_seconds(spec)
 
 
-def live_panel(owner: str) -> None:
-    """Progress bar and curves of this session's job (a fragment polls it while it runs).
+PROGRESS_EVERY = 1.0  # seconds between refreshes of the progress bar while a run trains
+CHARTS_EVERY = 3.0  # and of the two curves (their figures are most of a refresh's server CPU)
 
-    Each refresh only copies the job's snapshot and draws two small figures (no Plotly validation):
-    a few milliseconds of server time, so a run in progress does not slow the other sessions.
-    """
+
+def _drawable(owner: str):
+    """(job, snapshot) of this session's run, or (None, None) when there is nothing to draw."""
     job = registry().job_for(owner)
     if job is None:
-        return
+        return None, None
     snap = job.snapshot()
     if snap.state == "failed" and not snap.loss_history:
-        return  # nothing to draw: the results below say why, once
+        return None, None  # nothing to draw: the results below say why, once
+    return job, snap
+
+
+def live_progress(owner: str) -> None:
+    """Progress bar of this session's run (a fragment polls it every PROGRESS_EVERY s while it runs).
+
+    A refresh copies the job's snapshot and sends one progress element: a few milliseconds of server
+    CPU (benchmarks/bench_train.py --refresh), so a run in progress does not slow the other sessions.
+    The text carries the latest loss and held-out accuracy; the curves follow in live_charts.
+    """
+    job, snap = _drawable(owner)
+    if job is None:
+        return
     st.progress(snap.fraction, text=escape_markdown(snap.progress_text(), 300))
+    if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
+        st.session_state["train_done_seen"] = snap.job_id
+        st.rerun()  # the whole app: the sidebar lists the new model, the results appear
+
+
+def live_charts(owner: str) -> None:
+    """Loss and held-out accuracy curves of this session's run (a fragment, every CHARTS_EVERY s).
+
+    Two small figures built without Plotly's validation; Streamlit still copies each figure's
+    template, so they are redrawn less often than the progress bar.
+    """
+    job, snap = _drawable(owner)
+    if job is None:
+        return
     left, right = st.columns(2)
     epochs = job.spec.recipe().epochs if job.spec.max_batches is None else None
     left.plotly_chart(loss_figure(snap.loss_history, snap.steps_per_epoch, epochs=epochs), key="train_loss_chart")
@@ -145,9 +172,6 @@ def live_panel(owner: str) -> None:
         ),
         key="train_acc_chart",
     )
-    if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
-        st.session_state["train_done_seen"] = snap.job_id
-        st.rerun()  # the whole app: the sidebar lists the new model, the results appear
 
 
 def _row(info: ModelInfo) -> dict:
