@@ -178,12 +178,14 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
 
 
 def refresh_cost(repeats: int = 30) -> dict:
-    """Server CPU of one Train-page progress refresh during a 30-epoch run: snapshot + both figures + JSON."""
+    """In-process CPU of one Train-page curves refresh during a 30-epoch run: snapshot + both figures + JSON.
+
+    The whole server's CPU per refresh, with real browsers, is `bench_train.py --refresh`."""
     import plotly.io
     import plotly.tools
 
     from lstmviz.figures.training import accuracy_figure, loss_figure
-    from lstmviz.jobs import JobSnapshot
+    from lstmviz.jobs.runs import JobSnapshot
 
     rng = __import__("numpy").random.default_rng(0)
     snap = JobSnapshot(1, "x", "run", state="running", total=469 * 30, steps_per_epoch=469, step=469 * 15)
@@ -243,8 +245,8 @@ def main() -> None:
                 f"{str(r['message'])[:110]}"
             )
     print(
-        f"\nTrain page progress refresh (30-epoch run, half done): median {cost['median_ms']:.1f} ms, "
-        f"p90 {cost['p90_ms']:.1f} ms of CPU (target 20 ms)"
+        f"\nTrain page curves refresh (30-epoch run, half done, figures only): median {cost['median_ms']:.1f} ms, "
+        f"p90 {cost['p90_ms']:.1f} ms of CPU (the server's whole refresh: bench_train.py --refresh)"
     )
     bad = [
         label

@@ -11,17 +11,20 @@ import datetime as _dt
 import errno
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .background import BackgroundJob
 from .checkpoint import (
     DEFAULT_CHECKPOINT,
     MAX_HEADER_BYTES,
     MODELS_DIR,
     CheckpointError,
+    LoadedModel,
     atomic_write_bytes,
     checkpoint_bytes,
     header_bytes,
@@ -29,7 +32,7 @@ from .checkpoint import (
     parse_header,
 )
 from .data import Split
-from .evaluate import accuracy
+from .evaluate import predict_logits
 from .model import RowClassifier
 
 MODELS_ENV_VAR = "LSTMVIZ_MODELS_DIR"
@@ -302,6 +305,40 @@ def list_models(
     return infos
 
 
+def _read_upload(name: str, data: bytes) -> tuple[str, str, LoadedModel]:
+    """(file stem, name as shown, the validated model) of an uploaded file; raises CheckpointError."""
+    stem = safe_stem(name, default="upload")
+    ext = os.path.splitext(re.split(r"[\\/]", str(name))[-1])[1].lower()
+    shown = stem + (ext if ext in (".pt", ".pth", SUFFIX) else "")
+    return stem, shown, load_checkpoint_bytes(data, shown)
+
+
+def _save_upload(
+    stem: str, shown: str, loaded: LoadedModel, user_dir: str | os.PathLike | None, measured: dict | None
+) -> Path:
+    metrics = dict(loaded.metrics)
+    metrics.update(measured or {})
+    metrics.update(source="uploaded", uploaded_as=shown, date=_dt.datetime.now().isoformat(timespec="seconds"))
+    return save_new_checkpoint(Path(user_dir) if user_dir else user_models_dir(), stem, loaded.model, metrics)
+
+
+def score(model: RowClassifier, split: Split, progress=None, chunk: int = 1000) -> dict:
+    """The metrics an upload gets: its accuracy on `split`, measured `chunk` images at a time.
+
+    `progress(done, total)` is called after each chunk (from the calling thread)."""
+    correct, n = 0, len(split)
+    for start in range(0, n, chunk):
+        pred = predict_logits(model, split.images[start : start + chunk]).argmax(-1)
+        correct += int((pred == split.labels[start : start + chunk]).sum())
+        if progress is not None:
+            progress(min(n, start + chunk), n)
+    return {
+        "test_accuracy": correct / n if n else float("nan"),
+        "n_test": n,
+        "accuracy_source": "measured by lstmviz on upload",
+    }
+
+
 def import_upload(
     name: str, data: bytes, test_split: Split | None = None, user_dir: str | os.PathLike | None = None
 ) -> Path:
@@ -309,18 +346,44 @@ def import_upload(
 
     Accepts a safetensors file made by this app or a `.pt`/`.pth` state dict (read with
     `torch.load(weights_only=True)`, which runs no code). With `test_split`, the accuracy is
-    measured; otherwise the file's own claim (if any) is kept. Raises CheckpointError.
+    measured (in this thread: the app uses UploadJob); otherwise the file's own claim (if any) is
+    kept. Raises CheckpointError.
     """
-    stem = safe_stem(name, default="upload")
-    ext = os.path.splitext(re.split(r"[\\/]", str(name))[-1])[1].lower()
-    shown = stem + (ext if ext in (".pt", ".pth", SUFFIX) else "")
-    loaded = load_checkpoint_bytes(data, shown)
-    metrics = dict(loaded.metrics)
-    if test_split is not None:
-        metrics.update(
-            test_accuracy=accuracy(loaded.model, test_split),
-            n_test=len(test_split),
-            accuracy_source="measured by lstmviz on upload",
-        )
-    metrics.update(source="uploaded", uploaded_as=shown, date=_dt.datetime.now().isoformat(timespec="seconds"))
-    return save_new_checkpoint(Path(user_dir) if user_dir else user_models_dir(), stem, loaded.model, metrics)
+    stem, shown, loaded = _read_upload(name, data)
+    measured = score(loaded.model, test_split) if test_split is not None else None
+    return _save_upload(stem, shown, loaded, user_dir, measured)
+
+
+class UploadJob(BackgroundJob[Path]):
+    """An upload checked at once, then scored on the test set and saved in a daemon thread (no streamlit).
+
+    The constructor validates the file (CheckpointError at once, in the caller's thread); scoring a
+    large model on 10,000 digits takes seconds to a minute of CPU, so it happens in the thread, one
+    upload at a time per server, while the uploader's session stays responsive. `status()`:
+    (fraction, message, saved path or None, error or None).
+    """
+
+    _one_at_a_time = threading.Lock()
+
+    def __init__(
+        self, name: str, data: bytes, test_split: Split | None, user_dir: str | os.PathLike | None = None
+    ) -> None:
+        stem, shown, loaded = _read_upload(name, data)
+        check_room(Path(user_dir) if user_dir else user_models_dir(), len(data))  # a full folder says so now
+
+        def work(progress) -> Path:
+            with UploadJob._one_at_a_time:
+                measured = None
+                if test_split is not None:
+                    progress(0.0, f"0 of {len(test_split):,} test digits")
+                    measured = score(
+                        loaded.model, test_split, lambda done, n: progress(done / n, f"{done:,} of {n:,} test digits")
+                    )
+                return _save_upload(stem, shown, loaded, user_dir, measured)
+
+        super().__init__(work, "lstmviz-upload", message="waiting for another upload to be scored")
+
+    def error_text(self, exc: Exception) -> str:
+        if isinstance(exc, CheckpointError):
+            return str(exc)
+        return f"it could not be scored ({type(exc).__name__})."

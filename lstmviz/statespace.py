@@ -3,7 +3,8 @@
 PCA is fitted once per model, on the states of every step of a fixed class-balanced sample of test
 digits, with numpy's SVD and a deterministic sign for each axis; any other sample (or one digit) is
 projected onto the same axes, so pictures of different sample sizes share one coordinate system.
-Everything here is plain numpy and torch; no streamlit.
+In a stacked model every function reads one layer's states (`layer`, default the top one, which the
+readout reads); each layer has its own PCA axes. Everything here is plain numpy and torch; no streamlit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from .model import RowClassifier
-from .trace import unroll
+from .trace import n_layers, resolve_layer, unroll
 
 FIT_SAMPLE = 1000  # test digits whose states (all 28 steps) define the PCA axes
 N_COMPONENTS = 3
@@ -111,18 +112,22 @@ def sample_rank(labels: np.ndarray, seed: int = 0, n_classes: int = 10) -> np.nd
 
 
 @torch.no_grad()
-def collect_states(model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256) -> States:
-    """h (and c for an LSTM) at every step, and the readout's prediction after each step, for images (N, 28, 28)."""
+def collect_states(
+    model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256, layer: int | None = None
+) -> States:
+    """h (and c for an LSTM) of one layer (default: the top one) at every step, and the readout's prediction
+    after each step, for images (N, 28, 28)."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))  # (N, T, F)
     if x.ndim != 3:
         raise ValueError(f"expected images of shape (N, T, F), got {tuple(x.shape)}")
+    k = resolve_layer(layer, n_layers(model))
     model.eval()
     hs, cs, preds = [], [], []
     for start in range(0, x.shape[0], batch_size):
         out = unroll(model, x[start : start + batch_size])
-        hs.append(out["h"].numpy())  # (B, T, H)
-        if "c" in out:
-            cs.append(out["c"].numpy())
+        hs.append(out["stack_h"][k].numpy())  # (B, T, H)
+        if "stack_c" in out:
+            cs.append(out["stack_c"][k].numpy())
         preds.append(out["logits"].argmax(-1).numpy())  # (B, T)
     h_dim = model.config.hidden_size
     n_steps = x.shape[1]
@@ -151,10 +156,13 @@ def fit_pca(points: np.ndarray, n_components: int = N_COMPONENTS) -> PCA:
     return PCA(mean=mean, components=comps, explained_variance=variance[:k], explained_ratio=ratio)
 
 
-def fit_model_pca(model: RowClassifier, images: np.ndarray, labels: np.ndarray, n: int = FIT_SAMPLE) -> PCA:
-    """The model's PCA axes: fitted on h of every step of a class-balanced sample of n digits."""
+def fit_model_pca(
+    model: RowClassifier, images: np.ndarray, labels: np.ndarray, n: int = FIT_SAMPLE, layer: int | None = None
+) -> PCA:
+    """The model's PCA axes of one layer (default: the top one): fitted on its h of every step of a
+    class-balanced sample of n digits."""
     idx = balanced_sample(labels, n)
-    h = collect_states(model, np.asarray(images)[idx]).h  # (n, T, H)
+    h = collect_states(model, np.asarray(images)[idx], layer=layer).h  # (n, T, H)
     return fit_pca(h.reshape(-1, h.shape[-1]))
 
 
@@ -165,12 +173,14 @@ def state_space(
     n: int = 500,
     pca: PCA | None = None,
     seed: int = 0,
+    layer: int | None = None,
 ) -> StateSpace:
-    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the model's PCA axes."""
+    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the PCA axes of one layer
+    (default: the top one; a given `pca` must be that layer's)."""
     images, labels = np.asarray(images), np.asarray(labels)
-    pca = pca if pca is not None else fit_model_pca(model, images, labels)
+    pca = pca if pca is not None else fit_model_pca(model, images, labels, layer=layer)
     idx = balanced_sample(labels, n, seed)
-    states = collect_states(model, images[idx])
+    states = collect_states(model, images[idx], layer=layer)
     coords3 = pca.project(states.h, 3)  # (n, T, 3)
     coords2 = np.ascontiguousarray(coords3[..., :2])  # (n, T, 2)
     y = labels[idx].astype(np.int64)

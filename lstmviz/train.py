@@ -41,7 +41,6 @@ class Recipe:
     clip_norm: float | None = 1.0
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     label_smoothing: float = 0.05
-    ema_decay: float | None = None
     n_train: int | None = None  # first n training images; None = all 60,000
     init: str = "torch"  # or "notebook"
     seed: int = 0
@@ -103,7 +102,7 @@ def _shares_images(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 @dataclass
 class Progress:
-    """One progress event: kind is 'batch' or 'eval' (test_accuracy: accuracy on the evaluated split)."""
+    """One progress event: kind is 'batch' or 'eval' (heldout_accuracy: accuracy on the evaluated split)."""
 
     kind: str
     epoch: float
@@ -112,7 +111,18 @@ class Progress:
     loss: float
     elapsed: float
     eta: float
-    test_accuracy: float | None = None
+    heldout_accuracy: float | None = None
+
+
+def heldout_of(entry: object) -> float | None:
+    """The held-out accuracy of one history entry; checkpoints saved before the rename call it `test_accuracy`."""
+    if not isinstance(entry, dict):
+        return None
+    for key in ("heldout_accuracy", "test_accuracy"):
+        value = entry.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 @dataclass
@@ -165,9 +175,10 @@ def train(
     with the best evaluated accuracy (used when a run is stopped). Whoever keeps `best_model`
     must pass a validation split held out from the training images (`hold_out`), never test
     digits: the choice is then made on data the run did not train on, and the test set stays
-    unseen until the kept model is scored. The history's and Progress's `test_accuracy` is the
-    accuracy on `eval_split`, whatever that split is. An `eval_split` that shares images with the
-    training images is refused.
+    unseen until the kept model is scored. The history's and Progress's `heldout_accuracy`, and the
+    metrics' `heldout_accuracy` (final model) and `best_heldout_accuracy`, are accuracies on
+    `eval_split`, whatever that split is: a caller that evaluates on the test set says so itself.
+    An `eval_split` that shares images with the training images is refused.
     """
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
@@ -186,7 +197,6 @@ def train(
     total = planned if max_batches is None else min(planned, max_batches)
     opt = _make_optimizer(model, recipe)
     sched = _make_schedule(opt, recipe, max(planned, 1))
-    ema = copy.deepcopy(model) if recipe.ema_decay else None
     eval_at = {min(per_epoch, round(per_epoch * (j + 1) / evals_per_epoch)) for j in range(evals_per_epoch)}
 
     history: list[dict] = []
@@ -214,10 +224,6 @@ def train(
             opt.step()
             if sched is not None:
                 sched.step()
-            if ema is not None:
-                with torch.no_grad():
-                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                        pe.lerp_(pm, 1.0 - recipe.ema_decay)
             step += 1
             train_time += time.perf_counter() - t0
             last_loss = loss.item()
@@ -226,30 +232,29 @@ def train(
             if on_progress:
                 on_progress(Progress("batch", epoch, step, total, last_loss, train_time, eta))
             if eval_split is not None and ((b + 1) in eval_at or step == total):
-                acc = accuracy(ema or model, eval_split)
+                acc = accuracy(model, eval_split)
                 history.append(
                     {
                         "epoch": round(epoch, 4),
                         "step": step,
                         "train_time": train_time,
                         "loss": last_loss,
-                        "test_accuracy": acc,
+                        "heldout_accuracy": acc,
                     }
                 )
                 if acc > best_acc:
-                    best_acc, best_state = acc, copy.deepcopy((ema or model).state_dict())
+                    best_acc, best_state = acc, copy.deepcopy(model.state_dict())
                 if on_progress:
                     on_progress(Progress("eval", epoch, step, total, last_loss, train_time, eta, acc))
 
-    final = ema or model
-    final.eval()
+    model.eval()
     best = build_model(config)
     best.load_state_dict(best_state)
     best.eval()
-    final_acc = history[-1]["test_accuracy"] if history and history[-1]["step"] == step else None
+    final_acc = history[-1]["heldout_accuracy"] if history and history[-1]["step"] == step else None
     metrics = {
-        "test_accuracy": final_acc,
-        "best_test_accuracy": best_acc if best_acc >= 0 else None,
+        "heldout_accuracy": final_acc,
+        "best_heldout_accuracy": best_acc if best_acc >= 0 else None,
         "epochs": round(step / per_epoch, 4),
         "steps": step,
         "train_seconds": round(train_time, 2),
@@ -258,4 +263,4 @@ def train(
         "seed": recipe.seed,
         "stopped": stopped,
     }
-    return TrainResult(final, metrics, history, best, stopped)
+    return TrainResult(model, metrics, history, best, stopped)

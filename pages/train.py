@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lstmviz.data import resolve_data_dir
-from lstmviz.jobs import JobSpec, format_duration, training_data_missing
+from lstmviz.jobs.spec import format_duration, training_data_missing
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 from lstmviz.registry import user_models_dir
 from lstmviz.train import PRESETS
 from lstmviz.ui import links
@@ -13,7 +13,7 @@ from lstmviz.ui.models import escape_markdown
 
 ensure_navigation()
 
-HIDDEN_SIZES = [16, 32, 64, 128, 256]
+HIDDEN_SIZES = [h for h in (16, 32, 64, 128, 256, 512) if MIN_HIDDEN <= h <= MAX_HIDDEN]
 TRAIN_SIZES = [1000, 2000, 5000, 10_000, 20_000, 30_000, 55_000, 60_000]
 BATCH_SIZES = [32, 64, 128, 256, 512]
 PRESET_HELP = {
@@ -22,60 +22,34 @@ PRESET_HELP = {
 }
 
 
-def _apply_preset() -> None:
-    """Preset changed: reset the learning rate, batch size and training-set size to its values."""
-    recipe = PRESETS[st.session_state["train_preset"]]
-    st.session_state["train_lr"] = recipe.lr
-    st.session_state["train_batch"] = recipe.batch_size
-    st.session_state["train_n"] = recipe.n_train or 60_000
-
-
-def _spec() -> JobSpec:
-    s = st.session_state
-    return JobSpec(
-        preset=s["train_preset"],
-        epochs=int(s["train_epochs"]),
-        hidden_size=int(s["train_hidden"]),
-        lr=float(s["train_lr"]),
-        batch_size=int(s["train_batch"]),
-        seed=int(s["train_seed"]),
-        n_train=int(s["train_n"]),
-        name=s["train_name"].strip() or None,
-        data_dir=str(resolve_data_dir(data_dir_option())),
-        models_dir=str(user_models_dir()),
-    )
-
-
-def _start() -> None:
-    st.session_state.pop("train_error", None)
-    try:
-        ui.registry().start(ui.owner(), _spec(), alive=ui.session_alive())
-    except ValueError as exc:
-        st.session_state["train_error"] = ("error", f"Cannot start: {exc}")
-    except RuntimeError as exc:  # TrainingBusyError (caught by its base: the registry may predate a reload)
-        st.session_state["train_error"] = ("warning", str(exc))
-    except OSError as exc:
-        st.session_state["train_error"] = ("error", f"Could not start the training process: {exc}")
-
-
 def _settings(running: bool) -> None:
-    defaults = {"train_preset": "default", "train_epochs": 1, "train_hidden": 128, "train_seed": 0, "train_name": ""}
+    defaults = {
+        "train_preset": "default",
+        "train_epochs": 1,
+        "train_hidden": 128,
+        "train_layers": 1,
+        "train_seed": 0,
+        "train_name": "",
+    }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
     if "train_lr" not in st.session_state:
-        _apply_preset()
-    c = st.columns(4)
+        ui.apply_preset()
+    c = st.columns([3, 2, 2, 3, 3])
     c[0].selectbox(
         "Preset",
         list(PRESETS),
         key="train_preset",
-        on_change=_apply_preset,
+        on_change=ui.apply_preset,
         help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()),
         disabled=running,
     )
     c[1].number_input("Epochs", min_value=1, max_value=50, step=1, key="train_epochs", disabled=running)
-    c[2].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
-    c[3].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
+    c[2].selectbox(
+        "Layers", range(MIN_LAYERS, MAX_LAYERS + 1), key="train_layers", disabled=running, help="stacked layers"
+    )
+    c[3].select_slider("Hidden units", HIDDEN_SIZES, key="train_hidden", disabled=running)
+    c[4].select_slider("Training images", TRAIN_SIZES, key="train_n", format_func=lambda n: f"{n:,}", disabled=running)
     c = st.columns(4)
     c[0].number_input(
         "Learning rate", min_value=1e-5, max_value=1.0, step=1e-4, format="%.4f", key="train_lr", disabled=running
@@ -107,7 +81,7 @@ def page() -> None:
         )
     _settings(running or bool(missing))
     try:
-        spec = _spec()
+        spec = ui.spec_from_state()
         estimate = None if missing or running else ui.estimate(spec)
         st.caption(
             f"{spec.steps_per_epoch():,} batches per epoch, {spec.total_steps():,} in all; the accuracy "
@@ -126,7 +100,7 @@ def page() -> None:
     b1.button(
         "Start training",
         key="train_start",
-        on_click=_start,
+        on_click=ui.start,
         disabled=running or bool(missing),
         type="primary",
         icon=":material/play_arrow:",
@@ -149,7 +123,8 @@ def page() -> None:
         return
     if not running:
         st.session_state["train_done_seen"] = snap.job_id
-    st.fragment(run_every=1.0 if running else None)(ui.live_panel)(owner)
+    st.fragment(run_every=ui.PROGRESS_EVERY if running else None)(ui.live_progress)(owner)
+    st.fragment(run_every=ui.CHARTS_EVERY if running else None)(ui.live_charts)(owner)
     if not running:
         ui.results(snap)
 

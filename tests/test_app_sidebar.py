@@ -12,6 +12,7 @@ import pytest
 from lstmviz import registry
 from lstmviz.registry import MAX_MODELS_ENV_VAR, MODELS_ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
+from lstmviz.ui.uploads import JOB_KEY
 
 
 @pytest.fixture
@@ -22,9 +23,15 @@ def models_dir(tmp_path, monkeypatch):
 
 
 def _upload(at, name: str, data: bytes):
+    """Upload, then wait for the background scoring (if the file was not refused at once) and rerun."""
     at.run()
     at.file_uploader(key="sidebar_upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, [e.value for e in at.exception]
+    if JOB_KEY in at.session_state:
+        at.session_state[JOB_KEY][0].wait(120)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert JOB_KEY not in at.session_state
     return at
 
 
@@ -128,3 +135,45 @@ def test_lazily_imported_modules_are_imported_at_start_up():
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_an_upload_is_scored_in_the_background_and_selected_when_ready(app, models_dir, monkeypatch):
+    """The upload callback only checks the file: the scoring on the test set runs in a thread, the
+    sidebar shows its progress meanwhile, and the model is selected once it is saved."""
+    import threading
+
+    from lstmviz.checkpoint import load_checkpoint
+    from lstmviz.data import load_test_or_sample
+    from lstmviz.evaluate import accuracy
+
+    release, started = threading.Event(), threading.Event()
+    real_score = registry.score
+
+    def slow_score(model, split, progress=None, chunk=1000):
+        started.set()
+        assert release.wait(60)
+        return real_score(model, split, progress, chunk)
+
+    monkeypatch.setattr(registry, "score", slow_score)
+    at = app
+    at.run()
+    before = at.session_state[MODEL_KEY]
+    at.file_uploader(key="sidebar_upload").set_value(
+        ("mine.pt", hostile.torch_bytes(hostile.tiny_state()), "application/octet-stream")
+    ).run()  # returns while the scoring waits: the callback did not score
+    assert not at.exception and started.wait(30)
+    job = at.session_state[JOB_KEY][0]
+    assert job.status()[2] is None and at.session_state[MODEL_KEY] == before  # not selected yet
+    bars = [re.sub(r"\\(.)", r"\1", p.proto.text) for p in at.sidebar.get("progress")]
+    assert any("Measuring the test accuracy of mine.pt" in text for text in bars), bars
+    assert not list(models_dir.glob("*.safetensors"))  # saved once scored
+    release.set()
+    path = job.wait(120)
+    at.run()
+    assert not at.exception
+    assert path is not None and at.session_state[MODEL_KEY] == str(path)
+    assert any("Added and selected mine" in re.sub(r"\\(.)", r"\1", s.value) for s in at.sidebar.success)
+    loaded = load_checkpoint(path)
+    test = load_test_or_sample()[0]
+    assert loaded.metrics["n_test"] == len(test)
+    assert loaded.metrics["test_accuracy"] == pytest.approx(accuracy(loaded.model, test), abs=1e-6)

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lstmviz.checkpoint import load_checkpoint
-from lstmviz.jobs import REGISTRY
+from lstmviz.jobs.runs import REGISTRY
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 from lstmviz.registry import MODELS_ENV_VAR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,20 @@ def test_train_from_the_page_and_use_the_new_model(app, models_dir):
     app.switch_page("pages/home.py").run()
     assert not app.exception
     assert app.sidebar.selectbox(key="model_path").value == str(path)  # every page now uses it
+
+
+def test_the_layer_count_from_the_page_reaches_the_checkpoint(app, models_dir):
+    _train_page(app, "two layers")
+    assert app.selectbox(key="train_layers").options == [str(n) for n in range(MIN_LAYERS, MAX_LAYERS + 1)]
+    hidden = [int(h) for h in app.select_slider(key="train_hidden").options]
+    assert min(hidden) >= MIN_HIDDEN and max(hidden) == MAX_HIDDEN
+    app.selectbox(key="train_layers").set_value(2).run()
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    _poll(app, lambda a: len(a.success) > 0)
+    loaded = load_checkpoint(models_dir / "two-layers.safetensors")
+    assert loaded.config.num_layers == 2 and loaded.config.hidden_size == 16
+    assert loaded.metrics["config"]["num_layers"] == 2 and loaded.metrics["steps"] == 16
 
 
 def test_a_second_session_waits_and_stop_keeps_the_best(app, models_dir):
@@ -148,7 +163,7 @@ def test_after_a_restart_the_page_says_what_happened_to_the_run(app, models_dir,
     import json
 
     from lstmviz.checkpoint import save_checkpoint
-    from lstmviz.jobs import journal_path
+    from lstmviz.jobs.journal import journal_path
 
     models_dir.mkdir(parents=True)
     kept = save_checkpoint(

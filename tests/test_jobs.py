@@ -9,7 +9,9 @@ import pytest
 
 from lstmviz.checkpoint import load_checkpoint, save_checkpoint
 from lstmviz.evaluate import accuracy
-from lstmviz.jobs import JobRegistry, JobSpec, TrainingBusyError
+from lstmviz.jobs.runs import JobRegistry, TrainingBusyError
+from lstmviz.jobs.spec import JobSpec
+from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN
 from lstmviz.registry import MODELS_ENV_VAR, list_models
 from lstmviz.train import hold_out
 
@@ -86,10 +88,10 @@ def test_stop_keeps_the_best_so_far_and_leaves_existing_files_alone(models_dir, 
     loaded = load_checkpoint(saved)
     m = loaded.metrics
     assert m["stopped"] and m["saved"].startswith("best so far")
-    best = max(m["history"], key=lambda h: h["test_accuracy"])
-    assert m["eval_accuracy"] == best["test_accuracy"]
+    best = max(m["history"], key=lambda h: h["heldout_accuracy"])
+    assert m["eval_accuracy"] == best["heldout_accuracy"]
     # the weights are the best evaluated ones: re-scoring them on the same digits gives that accuracy
-    assert accuracy(loaded.model, hold_out(train_split, 500)[1]) == pytest.approx(best["test_accuracy"])
+    assert accuracy(loaded.model, hold_out(train_split, 500)[1]) == pytest.approx(best["heldout_accuracy"])
     assert sorted(p.name for p in models_dir.iterdir()) == ["demo-2.safetensors", "demo.safetensors"]
 
 
@@ -120,10 +122,38 @@ def test_a_second_run_is_told_to_wait(models_dir, registry):
 
 
 def test_bad_values_are_refused_before_anything_starts(registry):
-    for bad in (dict(epochs=0), dict(hidden_size=0), dict(lr=-1.0), dict(n_train=10), dict(preset="nope")):
+    bad_values = (
+        dict(epochs=0),
+        dict(hidden_size=0),
+        dict(hidden_size=MIN_HIDDEN - 1),
+        dict(hidden_size=MAX_HIDDEN + 1),
+        dict(num_layers=0),
+        dict(num_layers=MAX_LAYERS + 1),
+        dict(lr=-1.0),
+        dict(n_train=10),
+        dict(preset="nope"),
+    )
+    for bad in bad_values:
         with pytest.raises(ValueError):
             registry.start("alice", JobSpec(**dict(TINY, **bad)))
     assert registry.job_for("alice") is None
+    for ok in (dict(hidden_size=MIN_HIDDEN), dict(hidden_size=MAX_HIDDEN), dict(num_layers=MAX_LAYERS)):
+        JobSpec(**dict(TINY, **ok)).validate()
+
+
+def test_a_two_layer_spec_trains_and_saves_a_two_layer_checkpoint(models_dir, registry, test_split):
+    spec = JobSpec(**dict(TINY, num_layers=2, max_batches=6, evals_per_epoch=2), name="two layers")
+    assert "2 layers of 16 hidden units" in spec.describe()
+    job = registry.start("alice", spec)
+    assert job.wait(180), job.snapshot().message
+    snap = job.snapshot()
+    assert snap.state == "finished", snap.message
+    assert snap.step == 6 and len(snap.loss_history) == 6
+    loaded = load_checkpoint(models_dir / "two-layers.safetensors")
+    assert loaded.config.num_layers == 2 and loaded.config.hidden_size == 16
+    assert loaded.metrics["config"]["num_layers"] == 2
+    assert {"rnn.weight_hh_l0", "rnn.weight_hh_l1"} <= set(loaded.model.state_dict())
+    assert loaded.metrics["test_accuracy"] == pytest.approx(accuracy(loaded.model, test_split))
 
 
 def test_short_runs_evaluate_several_times_an_epoch():
@@ -206,7 +236,8 @@ def test_killed_right_after_its_save_the_run_reports_what_is_on_disk(models_dir,
 
 _SERVER = """
 import os, sys, time
-from lstmviz.jobs import JobRegistry, JobSpec
+from lstmviz.jobs.runs import JobRegistry
+from lstmviz.jobs.spec import JobSpec
 reg = JobRegistry()
 job = reg.start("alice", JobSpec(n_train=2000, hidden_size=16, epochs=20, eval_size=200, evals_per_epoch=4,
                                  name="cut short", models_dir=sys.argv[1]))
@@ -221,7 +252,7 @@ def test_after_a_server_restart_the_interrupted_run_is_reported(models_dir, data
     import subprocess
     import sys
 
-    from lstmviz.jobs import dismiss_past_run, past_runs
+    from lstmviz.jobs.journal import dismiss_past_run, past_runs
 
     out = subprocess.run(
         [sys.executable, "-c", _SERVER, str(models_dir)],

@@ -21,6 +21,7 @@ from lstmviz.evaluate import accuracy
 from lstmviz.model import ModelConfig, build_model
 from lstmviz.registry import (
     MODELS_ENV_VAR,
+    UploadJob,
     import_upload,
     list_models,
     read_info,
@@ -81,7 +82,7 @@ def test_listing_checks_shapes_against_the_declared_config(user_dir):
     model = build_model(ModelConfig(hidden_size=16), seed=0)
     data = checkpoint_bytes(model, {})
     header_len = int.from_bytes(data[:8], "little")
-    header = data[8 : 8 + header_len].replace(b'\\"hidden_size\\": 16', b'\\"hidden_size\\": 8')
+    header = data[8 : 8 + header_len].replace(b'\\"hidden_size\\": 16', b'\\"hidden_size\\": 32')
     assert header != data[8 : 8 + header_len]
     user_dir.mkdir(parents=True)
     path = user_dir / "lying.safetensors"
@@ -280,3 +281,28 @@ def test_metadata_text_is_plain_and_short():
 
     assert plain_text("a\x00b\nc" + "x" * 100, 10) == "a b cxxxx…"
     assert plain_text(["not", "text"]) is None
+
+
+def test_upload_job_scores_in_a_thread_with_progress_then_saves(user_dir, tiny_model, test_split):
+    buf = io.BytesIO()
+    torch.save(tiny_model.state_dict(), buf)
+    small = test_split.subset(2500)
+    job = UploadJob("bg.pt", buf.getvalue(), small)
+    path = job.wait(120)
+    fraction, message, result, error = job.status()
+    assert error is None and result == path and fraction == 1.0
+    assert path.parent == user_dir and path.name == "bg.safetensors"
+    loaded = load_checkpoint(path)
+    assert loaded.metrics["test_accuracy"] == pytest.approx(accuracy(tiny_model, small), abs=1e-6)
+    assert loaded.metrics["n_test"] == 2500 and loaded.metrics["accuracy_source"] == "measured by lstmviz on upload"
+    seen = []
+    from lstmviz.registry import score
+
+    score(tiny_model, small, lambda done, total: seen.append((done, total)))
+    assert seen == [(1000, 2500), (2000, 2500), (2500, 2500)]
+
+
+def test_upload_job_refuses_a_bad_file_at_once(user_dir):
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        UploadJob("notes.pt", b"my lecture notes\n" * 40, None)
+    assert not user_dir.exists() or not list(user_dir.iterdir())

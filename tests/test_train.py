@@ -39,7 +39,7 @@ def test_a_few_batches_reduce_the_loss(train_split):
     assert len(losses) == 40 and result.metrics["steps"] == 40
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.3
     assert not result.stopped
-    assert result.metrics["test_accuracy"] is None and result.history == []  # no test split: no evaluation
+    assert result.metrics["heldout_accuracy"] is None and result.history == []  # no test split: no evaluation
     assert not result.model.training
 
 
@@ -68,7 +68,7 @@ def test_stop_event_ends_the_run_early(train_split, test_split):
     assert result.metrics["steps"] == 3
     assert [p.step for p in seen if p.kind == "batch"] == [1, 2, 3]
     assert seen[0].total_steps == 40  # the planned run was 2000 / 50 batches
-    assert result.metrics["test_accuracy"] is None  # the final model was never evaluated
+    assert result.metrics["heldout_accuracy"] is None  # the final model was never evaluated
     # A stop set before the start trains nothing.
     stop2 = threading.Event()
     stop2.set()
@@ -91,12 +91,47 @@ def test_max_batches_and_evaluation(train_split, test_split):
     # 40 batches an epoch, 4 evaluations an epoch: at step 10, then at the end of the capped run.
     evals = [p for p in events if p.kind == "eval"]
     assert [h["step"] for h in result.history] == [p.step for p in evals] == [10, 12]
-    assert [p.test_accuracy for p in evals] == [h["test_accuracy"] for h in result.history]
-    assert result.metrics["test_accuracy"] == result.history[-1]["test_accuracy"] == accuracy(result.model, small_test)
-    assert result.metrics["best_test_accuracy"] == max(h["test_accuracy"] for h in result.history)
-    assert accuracy(result.best_model, small_test) == result.metrics["best_test_accuracy"]
+    assert [p.heldout_accuracy for p in evals] == [h["heldout_accuracy"] for h in result.history]
+    assert (
+        result.metrics["heldout_accuracy"]
+        == result.history[-1]["heldout_accuracy"]
+        == accuracy(result.model, small_test)
+    )
+    assert result.metrics["best_heldout_accuracy"] == max(h["heldout_accuracy"] for h in result.history)
+    assert accuracy(result.best_model, small_test) == result.metrics["best_heldout_accuracy"]
     assert result.metrics["epochs"] == round(12 / 40, 4)
     assert result.metrics["recipe"]["n_train"] == 2000 and result.metrics["seed"] == 0
+
+
+def test_no_shipped_model_was_trained_with_ema_and_old_recipes_still_read():
+    """The EMA option was never enabled: no shipped recipe sets it; recipes that still carry the key read as before."""
+    from lstmviz.checkpoint import MODELS_DIR
+    from lstmviz.registry import read_info
+
+    shipped = sorted(MODELS_DIR.glob("*.safetensors"))
+    assert shipped
+    for path in shipped:
+        info = read_info(path)
+        assert info.valid and info.metrics["recipe"].get("ema_decay") is None, path.name
+        assert "ema_decay" in info.metrics["recipe"]  # saved before the option was removed: the key is there
+    assert "ema_decay" not in Recipe().to_dict()
+
+
+def test_history_calls_the_evaluated_split_heldout_and_old_histories_still_read(train_split, test_split):
+    from lstmviz.checkpoint import DEFAULT_CHECKPOINT
+    from lstmviz.registry import read_info
+    from lstmviz.train import heldout_of
+    from lstmviz.ui.train import _history_curve
+
+    result = train(train_split.subset(2000), test_split.subset(300), _recipe(), TINY, max_batches=4)
+    assert set(result.history[-1]) == {"epoch", "step", "train_time", "loss", "heldout_accuracy"}
+    assert "test_accuracy" not in result.metrics and result.metrics["heldout_accuracy"] is not None
+    assert heldout_of({"heldout_accuracy": 0.5}) == 0.5 and heldout_of({"test_accuracy": 0.25}) == 0.25
+    assert heldout_of({"test_accuracy": "x"}) is None and heldout_of(None) is None
+    shipped = read_info(DEFAULT_CHECKPOINT)  # its history predates the rename
+    assert "test_accuracy" in shipped.metrics["history"][0] and "heldout_accuracy" not in shipped.metrics["history"][0]
+    epochs, accs = _history_curve(shipped)
+    assert accs == [h["test_accuracy"] for h in shipped.metrics["history"]] and len(epochs) == len(accs)
 
 
 def test_notebook_preset_is_the_notebook_recipe():
@@ -104,7 +139,7 @@ def test_notebook_preset_is_the_notebook_recipe():
     assert make_recipe("notebook") == nb
     assert (nb.preset, nb.lr, nb.batch_size, nb.epochs, nb.n_train) == ("notebook", 1e-3, 128, 5, 55_000)
     assert nb.augment is None and nb.schedule == "constant" and nb.init == "notebook"
-    assert nb.weight_decay == 0.0 and nb.clip_norm is None and nb.label_smoothing == 0.0 and nb.ema_decay is None
+    assert nb.weight_decay == 0.0 and nb.clip_norm is None and nb.label_smoothing == 0.0
     assert PRESETS["default"].init == "torch"
     with pytest.raises(ValueError, match="preset"):
         make_recipe("fast")
@@ -235,11 +270,22 @@ def test_cli_rejects_bad_options(tmp_path, args, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_too_large_hidden_size_is_a_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--hidden-size", "100000"], "--hidden must be from 16 to 512, not 100000"),
+        (["--hidden", "8"], "--hidden must be from 16 to 512, not 8"),
+        (["--layers", "4"], "--layers must be from 1 to 3, not 4"),
+        (["--layers", "0"], "--layers must be from 1 to 3, not 0"),
+    ],
+)
+def test_cli_hidden_size_and_layers_outside_the_limits_are_clear_errors(tmp_path, capsys, args, words):
     from lstmviz.cli import main
 
-    assert main(["train", "--out", str(tmp_path / "y.safetensors"), "--hidden-size", "100000"]) == 2
-    assert capsys.readouterr().err.startswith("error: hidden_size must be an integer from 1 to 65536")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--out", str(tmp_path / "y.safetensors"), *args])
+    assert exc.value.code == 2
+    assert words in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

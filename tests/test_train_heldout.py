@@ -14,11 +14,12 @@ import lstmviz.train as train_module
 from lstmviz.checkpoint import load_checkpoint, weights_hash
 from lstmviz.data import Split
 from lstmviz.evaluate import accuracy
-from lstmviz.jobs import JobSpec, _train_and_save
+from lstmviz.jobs.protocol import train_and_save
+from lstmviz.jobs.spec import JobSpec
 from lstmviz.model import ModelConfig
 from lstmviz.train import hold_out, make_recipe, train
 
-TINY = ModelConfig(hidden_size=8, embed_size=8)
+TINY = ModelConfig(hidden_size=16, embed_size=8)
 CODE = 4096.0  # image i carries i / CODE in its top-left pixel (exact in float32)
 
 
@@ -66,8 +67,8 @@ def test_the_validation_images_are_never_trained_on(seen):
     result = train(fit, val, recipe, TINY, evals_per_epoch=2)
     assert seen["train"] == set(range(400))  # every fitting image, and only those
     assert seen["eval"] == set(range(400, 500))  # the live evaluations and the choice of the best: validation only
-    best = max(result.history, key=lambda h: h["test_accuracy"])
-    assert accuracy(result.best_model, val) == best["test_accuracy"] == result.metrics["best_test_accuracy"]
+    best = max(result.history, key=lambda h: h["heldout_accuracy"])
+    assert accuracy(result.best_model, val) == best["heldout_accuracy"] == result.metrics["best_heldout_accuracy"]
 
 
 def test_n_train_takes_the_first_images_of_the_fitting_part(seen):
@@ -151,7 +152,7 @@ def test_the_app_chooses_on_held_out_training_images_and_scores_on_unseen_test_d
     spec = JobSpec(
         preset="notebook",
         epochs=2,
-        hidden_size=8,
+        hidden_size=16,
         n_train=None,
         batch_size=50,
         eval_size=200,
@@ -161,7 +162,7 @@ def test_the_app_chooses_on_held_out_training_images_and_scores_on_unseen_test_d
     )
     threads = torch.get_num_threads()
     try:
-        _train_and_save(spec, send, stop)
+        train_and_save(spec, send, stop)
     finally:
         torch.set_num_threads(threads)
     done = dict(events)["done"]
@@ -176,10 +177,10 @@ def test_the_app_chooses_on_held_out_training_images_and_scores_on_unseen_test_d
     assert metrics["test_accuracy"] == pytest.approx(accuracy(loaded.model, test))
     assert metrics["n_test"] == 300 and metrics["eval_size"] == 200
     val = hold_out(training, 200)[1]
-    best = max(metrics["history"], key=lambda h: h["test_accuracy"])
+    best = max(metrics["history"], key=lambda h: h["heldout_accuracy"])
     kept = best if stop_early else metrics["history"][-1]
     assert metrics["eval_accuracy"] == pytest.approx(accuracy(loaded.model, val))
-    assert metrics["eval_accuracy"] == pytest.approx(kept["test_accuracy"])
+    assert metrics["eval_accuracy"] == pytest.approx(kept["heldout_accuracy"])
 
 
 def test_the_app_counts_the_images_it_trains_on():

@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from ..checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError
-from ..registry import clean_partial_files, import_upload, list_models, user_models_dir
+from ..registry import clean_partial_files, list_models, user_models_dir
+from . import uploads
 from .common import MODEL_KEY, try_split
 from .links import hidden
 from .models import escape_markdown
@@ -47,7 +48,7 @@ def _import_uploaded() -> None:
         return
     test, _ = try_split(train=False)
     try:
-        path = import_upload(upload.name, upload.getvalue(), test)
+        uploads.start(upload.name, upload.getvalue(), test)  # scored and saved in the background
     except CheckpointError as exc:
         st.session_state[UPLOAD_MESSAGE_KEY] = ("error", f"Rejected: {escape_markdown(exc, 400)}")
         return
@@ -55,13 +56,13 @@ def _import_uploaded() -> None:
         _log.exception("upload of %r failed", upload.name)
         st.session_state[UPLOAD_MESSAGE_KEY] = ("error", f"Rejected {name}: it could not be read as a model.")
         return
-    st.session_state[MODEL_KEY] = str(path)
-    st.session_state[UPLOAD_MESSAGE_KEY] = ("success", f"Added and selected {escape_markdown(path.stem)}.")
+    st.session_state.pop(UPLOAD_MESSAGE_KEY, None)
 
 
 def model_selector() -> None:
     """Choose the model every page uses: shipped, trained in the app, or uploaded."""
     _startup()
+    uploads.finish(UPLOAD_MESSAGE_KEY)
     models = list_models()
     valid = {str(m.path): m for m in models if m.valid}
     if not valid:
@@ -96,7 +97,7 @@ def model_selector() -> None:
             f"code in them runs. Rows of 28 pixels, 10 digits, up to 512 units; at most {MAX_UPLOAD_MB} MB. "
             f"Uploads are stored in {user_models_dir()}.",
         )
-        kind, text = st.session_state.get(UPLOAD_MESSAGE_KEY, (None, None))
+        kind, text = (None, None) if uploads.progress() else st.session_state.get(UPLOAD_MESSAGE_KEY, (None, None))
         if kind == "error":
             st.error(text)
         elif kind == "success":

@@ -1,7 +1,8 @@
 """The Train page's parts: the job registry, the live progress panel, the results and the fault notes.
 
-pages/train.py reads the settings and lays the page out; everything here draws from a job's snapshot
-or the models folder, so the page stays thin (and a progress refresh stays cheap).
+pages/train.py draws the settings and lays the page out; the settings become a JobSpec here, and
+everything else here draws from a job's snapshot or the models folder, so the page stays thin (and a
+progress refresh stays cheap).
 """
 
 from __future__ import annotations
@@ -12,20 +13,15 @@ from collections.abc import Callable
 import streamlit as st
 
 from ..checkpoint import DEFAULT_CHECKPOINT
+from ..data import resolve_data_dir
 from ..figures.training import accuracy_figure, loss_figure
-from ..jobs import (
-    REGISTRY,
-    JobRegistry,
-    JobSnapshot,
-    JobSpec,
-    dismiss_past_run,
-    estimate_seconds,
-    format_duration,
-    past_runs,
-)
+from ..jobs.journal import dismiss_past_run, past_runs
+from ..jobs.runs import REGISTRY, JobRegistry, JobSnapshot
+from ..jobs.spec import JobSpec, estimate_seconds, format_duration
 from ..registry import FolderError, ModelInfo, read_info, user_models_dir
+from ..train import PRESETS, heldout_of
 from .charts import plotly_chart
-from .common import MODEL_KEY
+from .common import MODEL_KEY, data_dir_option
 from .models import escape_markdown
 
 
@@ -33,7 +29,7 @@ from .models import escape_markdown
 def registry() -> JobRegistry:
     """The process-wide job registry, held here so that it survives Streamlit's module reloads.
 
-    When a source file changes, Streamlit unloads every watched module, lstmviz.jobs included;
+    When a source file changes, Streamlit unloads every watched module, lstmviz.jobs.runs included;
     a fresh REGISTRY would forget the runs in progress (and let a second one start).
     """
     return REGISTRY
@@ -56,6 +52,45 @@ def session_alive() -> Callable[[], bool] | None:
         return None
     runtime, session_id = Runtime.instance(), ctx.session_id
     return lambda: runtime.is_active_session(session_id)
+
+
+def apply_preset() -> None:
+    """Preset changed: reset the learning rate, batch size and training-set size to its values."""
+    recipe = PRESETS[st.session_state["train_preset"]]
+    st.session_state["train_lr"] = recipe.lr
+    st.session_state["train_batch"] = recipe.batch_size
+    st.session_state["train_n"] = recipe.n_train or 60_000
+
+
+def spec_from_state() -> JobSpec:
+    """The JobSpec of the Train page's widgets (their keys are prefixed train_)."""
+    s = st.session_state
+    return JobSpec(
+        preset=s["train_preset"],
+        epochs=int(s["train_epochs"]),
+        hidden_size=int(s["train_hidden"]),
+        num_layers=int(s["train_layers"]),
+        lr=float(s["train_lr"]),
+        batch_size=int(s["train_batch"]),
+        seed=int(s["train_seed"]),
+        n_train=int(s["train_n"]),
+        name=s["train_name"].strip() or None,
+        data_dir=str(resolve_data_dir(data_dir_option())),
+        models_dir=str(user_models_dir()),
+    )
+
+
+def start() -> None:
+    """Start button: a run for this session, or the reason it cannot start (shown by the page)."""
+    st.session_state.pop("train_error", None)
+    try:
+        registry().start(owner(), spec_from_state(), alive=session_alive())
+    except ValueError as exc:
+        st.session_state["train_error"] = ("error", f"Cannot start: {exc}")
+    except RuntimeError as exc:  # TrainingBusyError (caught by its base: the registry may predate a reload)
+        st.session_state["train_error"] = ("warning", str(exc))
+    except OSError as exc:
+        st.session_state["train_error"] = ("error", f"Could not start the training process: {exc}")
 
 
 def stop() -> None:
@@ -86,19 +121,46 @@ def estimate(spec: JobSpec) -> float:
     return estimate_seconds(spec)
 
 
-def live_panel(owner: str) -> None:
-    """Progress bar and curves of this session's job (a fragment polls it while it runs).
+PROGRESS_EVERY = 1.0  # seconds between refreshes of the progress bar while a run trains
+CHARTS_EVERY = 3.0  # and of the two curves (their figures are most of a refresh's server CPU)
 
-    Each refresh only copies the job's snapshot and draws two small figures (no Plotly validation):
-    a few milliseconds of server time, so a run in progress does not slow the other sessions.
-    """
+
+def _drawable(owner: str):
+    """(job, snapshot) of this session's run, or (None, None) when there is nothing to draw."""
     job = registry().job_for(owner)
     if job is None:
-        return
+        return None, None
     snap = job.snapshot()
     if snap.state == "failed" and not snap.loss_history:
-        return  # nothing to draw: the results below say why, once
+        return None, None  # nothing to draw: the results below say why, once
+    return job, snap
+
+
+def live_progress(owner: str) -> None:
+    """Progress bar of this session's run (a fragment polls it every PROGRESS_EVERY s while it runs).
+
+    A refresh copies the job's snapshot and sends one progress element: a few milliseconds of server
+    CPU (benchmarks/bench_train.py --refresh), so a run in progress does not slow the other sessions.
+    The text carries the latest loss and held-out accuracy; the curves follow in live_charts.
+    """
+    job, snap = _drawable(owner)
+    if job is None:
+        return
     st.progress(snap.fraction, text=escape_markdown(snap.progress_text(), 300))
+    if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
+        st.session_state["train_done_seen"] = snap.job_id
+        st.rerun()  # the whole app: the sidebar lists the new model, the results appear
+
+
+def live_charts(owner: str) -> None:
+    """Loss and held-out accuracy curves of this session's run (a fragment, every CHARTS_EVERY s).
+
+    Two small figures built without Plotly's validation; Streamlit still copies each figure's
+    template, so they are redrawn less often than the progress bar.
+    """
+    job, snap = _drawable(owner)
+    if job is None:
+        return
     left, right = st.columns(2)
     epochs = job.spec.recipe().epochs if job.spec.max_batches is None else None
     plotly_chart(
@@ -111,16 +173,13 @@ def live_panel(owner: str) -> None:
     plotly_chart(
         accuracy_figure(
             {f"this run ({job.spec.eval_size:,} held-out training digits)": curve},
-            title="Test accuracy while training",
+            title="Held-out accuracy while training",
             epochs=epochs,
         ),
         key="train_acc_chart",
         where=right,
         tools=True,
     )
-    if not snap.active and st.session_state.get("train_done_seen") != snap.job_id:
-        st.session_state["train_done_seen"] = snap.job_id
-        st.rerun()  # the whole app: the sidebar lists the new model, the results appear
 
 
 def _row(info: ModelInfo) -> dict:
@@ -143,11 +202,9 @@ def _history_curve(info: ModelInfo) -> tuple[list, list] | None:
     if not isinstance(history, list):
         return None
     points = [
-        (h["epoch"], h["test_accuracy"])
+        (h["epoch"], heldout_of(h))
         for h in history
-        if isinstance(h, dict)
-        and isinstance(h.get("epoch"), (int, float))
-        and isinstance(h.get("test_accuracy"), (int, float))
+        if isinstance(h, dict) and isinstance(h.get("epoch"), (int, float)) and heldout_of(h) is not None
     ]
     return ([p[0] for p in points], [p[1] for p in points]) if points else None
 
