@@ -162,10 +162,13 @@ def separation_from(arrays: dict[str, np.ndarray], n: int, name: str, steps: int
 # ---------------------------------------------------------------- neurons
 
 
-def _states(model: RowClassifier, split: Split, n: int, get: Get | None = None) -> tuple[np.ndarray, States]:
-    """Test indices of a class-balanced sample of n digits and their states at every step."""
+def _states(
+    model: RowClassifier, split: Split, n: int, layer: int | None = None, get: Get | None = None
+) -> tuple[np.ndarray, States]:
+    """Test indices of a class-balanced sample of n digits and their states (of `layer`, default the top one)
+    at every step."""
     idx = balanced_sample(split.labels.numpy(), int(n))
-    return idx, collect_states(model, split.images.numpy()[idx])
+    return idx, collect_states(model, split.images.numpy()[idx], layer=layer)
 
 
 # ---------------------------------------------------------------- cell comparison
@@ -203,6 +206,18 @@ COMPUTATIONS: dict[str, Computation] = {
         "Running the model on the sample…", _statespace, "statespace", _save_statespace, _load_statespace
     ),
     "states": Computation("Running the model on the sample…", _states),
+    # a lower layer of a stacked model (the plain names above are the top layer, which the readout reads)
+    "layer_pca": Computation(
+        "Fitting the PCA axes to the layer's hidden states…",
+        lambda m, s, layer, get=None: fit_model_pca(m, s.images.numpy(), s.labels.numpy(), FIT_SAMPLE, layer=layer),
+    ),
+    "layer_statespace": Computation(
+        "Running the model on the sample…",
+        lambda m, s, n, layer, get: state_space(
+            m, s.images.numpy(), s.labels.numpy(), int(n), pca=get("layer_pca", layer), layer=layer
+        ),
+    ),
+    "layer_states": Computation("Running the model on the sample…", _states),
     "sensitivity": Computation(
         "Measuring how much the answer depends on each row…",
         _sensitivity,

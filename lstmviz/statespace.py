@@ -111,8 +111,12 @@ def sample_rank(labels: np.ndarray, seed: int = 0, n_classes: int = 10) -> np.nd
 
 
 @torch.no_grad()
-def collect_states(model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256) -> States:
-    """h (and c for an LSTM) at every step, and the readout's prediction after each step, for images (N, 28, 28)."""
+def collect_states(
+    model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256, layer: int | None = None
+) -> States:
+    """h (and c for an LSTM) at every step, and the readout's prediction after each step, for images (N, 28, 28).
+
+    layer: which recurrent layer's h and c (0-based; None: the top one, which the readout reads)."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))  # (N, T, F)
     if x.ndim != 3:
         raise ValueError(f"expected images of shape (N, T, F), got {tuple(x.shape)}")
@@ -120,9 +124,11 @@ def collect_states(model: RowClassifier, images: np.ndarray | torch.Tensor, batc
     hs, cs, preds = [], [], []
     for start in range(0, x.shape[0], batch_size):
         out = unroll(model, x[start : start + batch_size])
-        hs.append(out["h"].numpy())  # (B, T, H)
-        if "c" in out:
-            cs.append(out["c"].numpy())
+        prefix = "" if layer is None else "stack_"  # the stacks hold every layer: (L, B, T, H)
+        pick = (lambda v: v) if layer is None else (lambda v: v[layer])
+        hs.append(pick(out[f"{prefix}h"]).numpy())  # (B, T, H)
+        if f"{prefix}c" in out:
+            cs.append(pick(out[f"{prefix}c"]).numpy())
         preds.append(out["logits"].argmax(-1).numpy())  # (B, T)
     h_dim = model.config.hidden_size
     n_steps = x.shape[1]
@@ -151,10 +157,13 @@ def fit_pca(points: np.ndarray, n_components: int = N_COMPONENTS) -> PCA:
     return PCA(mean=mean, components=comps, explained_variance=variance[:k], explained_ratio=ratio)
 
 
-def fit_model_pca(model: RowClassifier, images: np.ndarray, labels: np.ndarray, n: int = FIT_SAMPLE) -> PCA:
-    """The model's PCA axes: fitted on h of every step of a class-balanced sample of n digits."""
+def fit_model_pca(
+    model: RowClassifier, images: np.ndarray, labels: np.ndarray, n: int = FIT_SAMPLE, layer: int | None = None
+) -> PCA:
+    """The model's PCA axes: fitted on h (of `layer`, default the top one) of every step of a class-balanced
+    sample of n digits."""
     idx = balanced_sample(labels, n)
-    h = collect_states(model, np.asarray(images)[idx]).h  # (n, T, H)
+    h = collect_states(model, np.asarray(images)[idx], layer=layer).h  # (n, T, H)
     return fit_pca(h.reshape(-1, h.shape[-1]))
 
 
@@ -165,12 +174,14 @@ def state_space(
     n: int = 500,
     pca: PCA | None = None,
     seed: int = 0,
+    layer: int | None = None,
 ) -> StateSpace:
-    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the model's PCA axes."""
+    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the model's PCA axes
+    (of h of `layer`, default the top one; the predictions are always the readout's)."""
     images, labels = np.asarray(images), np.asarray(labels)
-    pca = pca if pca is not None else fit_model_pca(model, images, labels)
+    pca = pca if pca is not None else fit_model_pca(model, images, labels, layer=layer)
     idx = balanced_sample(labels, n, seed)
-    states = collect_states(model, images[idx])
+    states = collect_states(model, images[idx], layer=layer)
     coords3 = pca.project(states.h, 3)  # (n, T, 3)
     coords2 = np.ascontiguousarray(coords3[..., :2])  # (n, T, 2)
     y = labels[idx].astype(np.int64)

@@ -6,6 +6,9 @@
 // Every view carries data-step (the step it shows); every marker is one element with data-mark.
 
 const PLAY_MS = 320;
+const UNIT_PX = [3, 4]; // a unit's row in the heatmaps: at least 3 px (a click target at any H), at most 4
+const MAP_MAX = 480; // taller heatmaps (more than 160 units) scroll, all maps of the digit together
+const SCROLLBAR = 14;
 const DIM = 0.22; // ink of unread rows is multiplied by this
 const MEMORY = (window.__lstmvizStepper = window.__lstmvizStepper || new Map()); // key -> {id, step}
 
@@ -170,8 +173,9 @@ class Stepper {
     const r2 = el("div", "lsv-row", this.root);
     const nState = D.states.length;
     const stateW = Math.floor((W - 16 * (nState - 1) - 4) / nState);
-    const unitPx = Math.max(1.5, Math.min(4, 280 / d.n_units));
+    const unitPx = Math.max(UNIT_PX[0], Math.min(UNIT_PX[1], 280 / d.n_units));
     const mapH = Math.round(unitPx * d.n_units) + 22;
+    this.scrollers = [];
     this.stateMaps = D.states.map((s) => this.heatmapView(r2, s, stateW, mapH, true));
     if (!D.states.some((s) => s.name === "c") && cap.no_c) {
       const info = el("div", "lsv-info", r2);
@@ -423,6 +427,17 @@ class Stepper {
     const v = this.panel(parent, spec.name, short ? spec.title : `${spec.title}: ${H} units × ${T} steps`, w);
     const scale = this.scales[spec.scale](spec.range);
     this.legend(v.t, scale, spec.range);
+    if (h > MAP_MAX) {
+      // many units: the map keeps UNIT_PX per unit and scrolls; every map of the digit scrolls with it
+      v.plot.classList.add("lsv-scroll");
+      v.plot.style.maxHeight = `${MAP_MAX}px`;
+      w -= SCROLLBAR;
+      const scrollers = this.scrollers;
+      scrollers.push(v.plot);
+      v.plot.addEventListener("scroll", () => {
+        for (const other of scrollers) if (other !== v.plot && other.scrollTop !== v.plot.scrollTop) other.scrollTop = v.plot.scrollTop;
+      });
+    }
     const ctx = setupCanvas(v.canvas, w, h);
     const x0 = withUnits ? 34 : 6, y0 = 0, pw = w - x0 - 4, ph = h - y0 - 20;
     const cw = pw / T, ch = ph / H;
