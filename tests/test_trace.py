@@ -164,18 +164,18 @@ def test_shipped_model_reads_digits_through_the_trace(shipped, test_split):
     assert tr.probs[:, 0].max(-1).mean() < tr.probs[:, -1].max(-1).mean()
 
 
-@pytest.mark.parametrize("kind", ["two layers", "no bias", "bidirectional", "proj_size"])
+@pytest.mark.parametrize("kind", ["four layers", "no bias", "bidirectional", "proj_size"])
 def test_unroll_refuses_layers_it_does_not_handle(kind, images):
-    """A stacked, bias-free, bidirectional or projected layer would be misread from its _l0 weights: refused."""
+    """Over 3 stacked layers, a bias-free, bidirectional or projected layer would be misread: refused."""
     from lstmviz.trace import UnsupportedModelError
 
     layer, words = {
-        "two layers": (torch.nn.LSTM(8, 8, num_layers=2, batch_first=True), "2 stacked layers"),
-        "no bias": (torch.nn.LSTM(8, 8, bias=False, batch_first=True), "no bias"),
-        "bidirectional": (torch.nn.GRU(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
-        "proj_size": (torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
+        "four layers": (torch.nn.LSTM(16, 16, num_layers=4, batch_first=True), "4 stacked layers"),
+        "no bias": (torch.nn.LSTM(16, 16, bias=False, batch_first=True), "no bias"),
+        "bidirectional": (torch.nn.GRU(16, 16, bidirectional=True, batch_first=True), "bidirectional"),
+        "proj_size": (torch.nn.LSTM(16, 16, proj_size=4, batch_first=True), "proj_size=4"),
     }[kind]
-    model = build_model(ModelConfig(hidden_size=8, embed_size=8), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16), seed=0)
     model.rnn = layer
     with pytest.raises(UnsupportedModelError, match=words):
         trace_batch(model, images[:2])
