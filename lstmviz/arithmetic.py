@@ -10,10 +10,14 @@ term by term, following torch.nn's conventions:
   h_t = (1 − z)·n + z·h_{t−1} (written + kept).
 - RNN: h_t = tanh(W_ih·x̃_t + b_ih + W_hh·h_{t−1} + b_hh).
 
-x̃_t = W_proj·x_t + b_proj is the projected row, so the input part of a gate splits further into
+In layer 0, x̃_t = W_proj·x_t + b_proj is the projected row, so the input part of a gate splits further into
 28 pixel pushes (the effective pixel weights W_ih[unit]·W_proj times the pixels) plus the
-projection bias's share W_ih[unit]·b_proj. Steps are numbered 1..T as in the app (step k reads
-row k). `reading(us)` turns the numbers into sentences. Plain numpy; no streamlit.
+projection bias's share W_ih[unit]·b_proj. In a stacked model, layer k > 0 reads x̃_t = h_t of layer k − 1
+instead (its W_ih is (G*H, H)): the input part splits into the pushes of the units below (`input_push`),
+and there are no pixel weights (`pixel_*` and `proj_bias` are None). `unit_step(..., layer=k)` picks the
+layer (default: the top one, which the readout reads; only there is `readout` set). Steps are numbered 1..T
+as in the app (step k reads row k); layers are counted from 1 in the sentences. `reading(us)` turns the
+numbers into sentences. Plain numpy; no streamlit.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model import GATES, RowClassifier
-from .trace import Trace, trace_image
+from .trace import Trace, check_supported, layer_weights, n_layers, resolve_layer, trace_image
 
 SYMBOLS: dict[str, dict[str, str]] = {
     "lstm": {"input": "i", "forget": "f", "candidate": "g", "output": "o"},
@@ -39,7 +43,8 @@ class GateTerms:
     """One gate of one unit at one step (for an RNN, the new state itself).
 
     pre = from_input + bias_ih + reset·(from_hidden + bias_hh), reset = 1 except the GRU's n;
-    from_input = pixel_push.sum() + proj_bias; hidden_push (H,) are the terms of from_hidden.
+    from_input = input_push.sum() (layer 0: also pixel_push.sum() + proj_bias); hidden_push (H,) are the
+    terms of from_hidden. Above layer 0 the input is the layer below's h: pixel_* and proj_bias are None.
     """
 
     name: str
@@ -52,10 +57,11 @@ class GateTerms:
     reset: float | None
     pre: float
     value: float
-    pixel_weights: np.ndarray  # (F,) effective weight of each pixel of the row
-    pixel_push: np.ndarray  # (F,) pixel_weights * row
-    proj_bias: float  # W_ih[unit] · b_proj: the part of from_input no pixel controls
+    pixel_weights: np.ndarray | None  # (F,) effective weight of each pixel of the row (layer 0 only)
+    pixel_push: np.ndarray | None  # (F,) pixel_weights * row (layer 0 only)
+    proj_bias: float | None  # W_ih[unit] · b_proj: the part of from_input no pixel controls (layer 0 only)
     hidden_push: np.ndarray  # (H,) W_hh[unit, j] * h_{t-1}[j]
+    input_push: np.ndarray | None = None  # (P or H,) W_ih[unit, j] * x̃_t[j]: layer 0 the row embedding, else h below
 
     @property
     def bias(self) -> float:
@@ -68,8 +74,16 @@ class GateTerms:
 
     def top_hidden(self, k: int = TOP_K) -> list[tuple[int, float]]:
         """The k units j of h_{t−1} with the largest |W_hh[unit, j]·h_{t−1}[j]|: [(j, push), ...]."""
-        order = np.argsort(-np.abs(self.hidden_push), kind="stable")[:k]
-        return [(int(j), float(self.hidden_push[j])) for j in order if self.hidden_push[j] != 0]
+        return _top(self.hidden_push, k)
+
+    def top_input(self, k: int = TOP_K) -> list[tuple[int, float]]:
+        """The k inputs j (above layer 0: units of the layer below) with the largest |W_ih[unit, j]·x̃_t[j]|."""
+        return [] if self.input_push is None else _top(self.input_push, k)
+
+
+def _top(push: np.ndarray, k: int) -> list[tuple[int, float]]:
+    order = np.argsort(-np.abs(push), kind="stable")[:k]
+    return [(int(j), float(push[j])) for j in order if push[j] != 0]
 
 
 @dataclass
@@ -89,7 +103,10 @@ class UnitStep:
     written: float | None = None  # LSTM i·g; GRU (1 − z)·n
     tanh_c: float | None = None
     h_prev_all: np.ndarray | None = None  # (H,)
-    readout: np.ndarray | None = None  # (10,) W_head[:, unit]·h_t: this unit's push on each class's logit
+    readout: np.ndarray | None = None  # (10,) W_head[:, unit]·h_t (top layer only): push on each class's logit
+    layer: int = 0  # which layer of the stack (0 = the one reading the rows)
+    n_layers: int = 1
+    x_in: np.ndarray | None = None  # (P or H,) the layer's input at this step: embedded row, or h of the layer below
 
     def gate(self, symbol: str) -> GateTerms:
         return next(g for g in self.gates.values() if g.symbol == symbol)
@@ -99,27 +116,34 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def model_weights(model: RowClassifier) -> dict[str, np.ndarray]:
-    """The model's parameters as float64 numpy arrays, named as in the equations."""
-    rnn = model.rnn
+def model_weights(model: RowClassifier, layer: int | None = None) -> dict[str, np.ndarray]:
+    """The parameters of the model around one recurrent layer (default: the top one) as float64 numpy arrays,
+    named as in the equations; "layer" holds the layer's index (0-d)."""
+    check_supported(model, "the unit inspector")
+    k = resolve_layer(layer, n_layers(model))
+    w_ih, w_hh, b_ih, b_hh = layer_weights(model, k)
 
     def a(t) -> np.ndarray:
         return t.detach().cpu().numpy().astype(np.float64)
 
     return {
+        "layer": np.array(k),
         "w_proj": a(model.proj.weight),
         "b_proj": a(model.proj.bias),  # (P, F), (P,)
-        "w_ih": a(rnn.weight_ih_l0),
-        "w_hh": a(rnn.weight_hh_l0),  # (G*H, P), (G*H, H)
-        "b_ih": a(rnn.bias_ih_l0),
-        "b_hh": a(rnn.bias_hh_l0),  # (G*H,)
+        "w_ih": a(w_ih),
+        "w_hh": a(w_hh),  # (G*H, P) in layer 0, (G*H, H) above; (G*H, H)
+        "b_ih": a(b_ih),
+        "b_hh": a(b_hh),  # (G*H,)
         "w_head": a(model.head.weight),
         "b_head": a(model.head.bias),  # (10, H), (10,)
     }
 
 
 def effective_pixel_weights(weights: dict[str, np.ndarray], rows: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
-    """For gate rows r of W_ih: (W_ih[r] @ W_proj (…, F), W_ih[r] @ b_proj (…)): pixel weights and the bias share."""
+    """For gate rows r of layer 0's W_ih: (W_ih[r] @ W_proj (…, F), W_ih[r] @ b_proj (…)): pixel weights and the
+    bias share. Above layer 0 there are none (the layer reads the layer below): ValueError."""
+    if int(weights.get("layer", 0)) != 0:
+        raise ValueError("only layer 0 reads the pixels; a layer above reads the hidden state of the layer below")
     w = weights["w_ih"][rows]  # (…, P)
     return w @ weights["w_proj"], w @ weights["b_proj"]
 
@@ -131,28 +155,41 @@ def unit_step(
     step: int,
     trace: Trace | None = None,
     weights: dict[str, np.ndarray] | None = None,
+    layer: int | None = None,
 ) -> UnitStep:
-    """The equations of `unit` at step `step` (1..T) with their numbers, from the model's weights.
+    """The equations of `unit` of layer `layer` at step `step` (1..T) with their numbers, from the model's
+    weights. `layer` None: the layer the given trace shows (`trace.layer`), without a trace the top one.
 
-    The state before the step is the one the model had (the trace's h_{t−1}, c_{t−1}); pass the
-    image's trace to save the unroll."""
+    The state before the step is the one the model had (the trace's h_{t−1}, c_{t−1} of that layer); pass the
+    image's trace to save the unroll, and `model_weights(model, layer)` to save the copy."""
     cell, H = model.config.cell, model.config.hidden_size
+    check_supported(model, "the unit inspector")
     trace = trace if trace is not None else trace_image(model, image)
+    if trace.n_layers != n_layers(model):
+        raise ValueError(f"the trace has {trace.n_layers} layers, the model {n_layers(model)}")
+    k = resolve_layer(trace.layer if layer is None else layer, n_layers(model))
+    trace = trace.at_layer(k)
     T = trace.n_steps
     if not 0 <= unit < H:
         raise ValueError(f"unit must be in 0..{H - 1}, not {unit}")
     if not 1 <= step <= T:
         raise ValueError(f"step must be in 1..{T}, not {step}")
-    w = weights if weights is not None else model_weights(model)
+    w = weights if weights is not None else model_weights(model, k)
+    if int(w.get("layer", 0)) != k:
+        raise ValueError(f"the weights given are those of layer {int(w['layer'])}, not of layer {k}")
     row = np.asarray(trace.rows[step - 1], np.float64)  # (F,)
     h_prev_all = np.asarray(trace.h[step - 2], np.float64) if step > 1 else np.zeros(H)  # (H,)
-    x_proj = w["w_proj"] @ row + w["b_proj"]  # (P,)
+    if k == 0:
+        x_proj = w["w_proj"] @ row + w["b_proj"]  # (P,) the embedded row, recomputed in float64
+    else:
+        x_proj = np.asarray(trace.layer_input[step - 1], np.float64)  # (H,) h_t of the layer below
     names = GATES[cell] or ("state",)
     gates: dict[str, GateTerms] = {}
     for gi, name in enumerate(names):
         r_ = gi * H + unit  # this unit's row in the stacked gate matrices
-        pix_w, proj_b = effective_pixel_weights(w, r_)
+        pix_w, proj_b = effective_pixel_weights(w, r_) if k == 0 else (None, None)
         hidden_push = w["w_hh"][r_] * h_prev_all  # (H,)
+        input_push = w["w_ih"][r_] * x_proj  # (P or H,)
         from_input, from_hidden = float(w["w_ih"][r_] @ x_proj), float(hidden_push.sum())
         b_ih, b_hh = float(w["b_ih"][r_]), float(w["b_hh"][r_])
         reset = gates["reset"].value if (cell, name) == ("gru", "candidate") else None
@@ -170,12 +207,25 @@ def unit_step(
             pre=pre,
             value=float(np.tanh(pre) if tanh else _sigmoid(pre)),
             pixel_weights=pix_w,
-            pixel_push=pix_w * row,
-            proj_bias=float(proj_b),
+            pixel_push=None if pix_w is None else pix_w * row,
+            proj_bias=None if proj_b is None else float(proj_b),
             hidden_push=hidden_push,
+            input_push=input_push,
         )
     h_prev = float(h_prev_all[unit])
-    us = UnitStep(cell=cell, unit=unit, step=step, row=row, gates=gates, h_prev=h_prev, h=0.0, h_prev_all=h_prev_all)
+    us = UnitStep(
+        cell=cell,
+        unit=unit,
+        step=step,
+        row=row,
+        gates=gates,
+        h_prev=h_prev,
+        h=0.0,
+        h_prev_all=h_prev_all,
+        layer=k,
+        n_layers=trace.n_layers,
+        x_in=x_proj,
+    )
     if cell == "lstm":
         i, f, g, o = (gates[n].value for n in names)
         us.c_prev = float(trace.c[step - 2, unit]) if step > 1 else 0.0
@@ -189,7 +239,8 @@ def unit_step(
         us.h = us.kept + us.written
     else:
         us.h = gates["state"].value
-    us.readout = w["w_head"][:, unit] * us.h
+    if k == trace.n_layers - 1:  # only the top layer feeds the readout
+        us.readout = w["w_head"][:, unit] * us.h
     return us
 
 
@@ -295,15 +346,28 @@ def reading(us: UnitStep) -> list[str]:
             f"({g.from_hidden:+.2f} in total), so old information fades unless it is rewritten."
         )
         focus = g
-    pixel = _pixel_words(us, focus)
-    s.append(
-        f"{row[0].upper() + row[1:]}"
-        + (
-            f"; {pixel}."
-            if pixel
-            else f": only the projection bias's share ({focus.proj_bias:+.2f}) reaches {focus.symbol} from the input."
+    if us.layer == 0:
+        pixel = _pixel_words(us, focus)
+        s.append(
+            f"{row[0].upper() + row[1:]}"
+            + (
+                f"; {pixel}."
+                if pixel
+                else f": only the projection bias's share ({focus.proj_bias:+.2f}) reaches {focus.symbol} from the "
+                "input."
+            )
         )
-    )
+    else:
+        below = focus.top_input(1)
+        s.append(
+            f"Layer {us.layer + 1} does not see the pixels: it reads layer {us.layer}'s hidden state at step {us.step}"
+            + (
+                f"; unit {below[0][0]} of layer {us.layer} (h = {us.x_in[below[0][0]]:+.2f}) moves {focus.symbol} "
+                f"most ({below[0][1]:+.2f})."
+                if below
+                else f", which is all zero here ({focus.symbol} gets only its bias)."
+            )
+        )
     top = focus.top_hidden(1)
     if top:
         j, v = top[0]
@@ -311,7 +375,12 @@ def reading(us: UnitStep) -> list[str]:
             f"Of the previous hidden state, unit {j} (h = {us.h_prev_all[j]:+.2f}) moves {focus.symbol} most "
             f"({v:+.2f})."
         )
-    if us.readout is not None:
+    if us.readout is None:
+        s.append(
+            f"This unit does not reach the readout directly: layer {us.layer + 2} reads it, "
+            f"and the readout reads layer {us.n_layers}."
+        )
+    else:
         c = int(np.argmax(np.abs(us.readout)))
         s.append(
             f"Read out now, this unit would push the score of digit {c} {'up' if us.readout[c] > 0 else 'down'} "

@@ -6,8 +6,9 @@ a `Trace` of plain arrays like `trace_batch`:
   step on, for all units or some ("forget everything" = 0, "never forget" = 1);
 - silence units: their h (and c) held at 0 at every step, so they feed nothing forward;
 - blank the rows after step k (the Truncation page's occlusion mode).
-The loop is `trace.unroll`'s, operation for operation, so the identity intervention gives the
-plain trace bit for bit. Steps are numbered 1..T (step k reads row k). No streamlit.
+The loop is `trace.unroll`'s (`trace.run_layer`, layer by layer), so the identity intervention gives the
+plain trace bit for bit. In a stacked model the clamp and the silencing act on one layer (`layer`, default
+the top one); the layers above read its changed h. Steps are numbered 1..T (step k reads row k). No streamlit.
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import GATES, RowClassifier
-from .trace import Trace, _as_batch
+from .model import RowClassifier
+from .trace import (
+    Trace,
+    _as_batch,
+    check_supported,
+    layer_weights,
+    n_layers,
+    resolve_layer,
+    run_layer,
+    stack_layers,
+    trace_from,
+)
 
 FORGET_GATE = {"lstm": "forget", "gru": "update"}  # the gate whose value is the share of memory kept
 
@@ -29,7 +40,8 @@ class Intervention:
 
     clamp_forget: value the forget gate (GRU: update gate z) is held at, None for no clamp;
     clamp_from: first step (1..T) clamped; clamp_units: the units clamped, None for all;
-    silence: units whose h and c are 0 at every step; blank_after: rows after this many are zeros.
+    silence: units whose h and c are 0 at every step; blank_after: rows after this many are zeros;
+    layer: the layer of a stacked model whose units are clamped or silenced (None: the top layer).
     """
 
     clamp_forget: float | None = None
@@ -37,10 +49,17 @@ class Intervention:
     clamp_units: tuple[int, ...] | None = None
     silence: tuple[int, ...] = ()
     blank_after: int | None = None
+    layer: int | None = None
 
     @property
     def is_identity(self) -> bool:
         return self.clamp_forget is None and not self.silence and self.blank_after is None
+
+    def _where(self) -> str:
+        """ " of layer k" (layers counted from 1 in words) when a layer was chosen, else ""."""
+        if self.layer is None:
+            return ""
+        return f" of layer {self.layer + 1}" if self.layer >= 0 else f" of layer {self.layer} (from the top)"
 
     def describe(self, cell: str = "lstm") -> str:
         """A short label of the experiment, e.g. "forget gate = 0 from step 10 (all units)"."""
@@ -52,10 +71,13 @@ class Intervention:
                 if self.clamp_units is None
                 else "unit" + ("s " if len(self.clamp_units) > 1 else " ") + ", ".join(map(str, self.clamp_units))
             )
-            parts.append(f"{gate} = {self.clamp_forget:g} from step {self.clamp_from} ({who})")
+            parts.append(f"{gate} = {self.clamp_forget:g} from step {self.clamp_from} ({who}{self._where()})")
         if self.silence:
             parts.append(
-                ("unit " if len(self.silence) == 1 else "units ") + ", ".join(map(str, self.silence)) + " silenced"
+                ("unit " if len(self.silence) == 1 else "units ")
+                + ", ".join(map(str, self.silence))
+                + self._where()
+                + " silenced"
             )
         if self.blank_after is not None:
             parts.append("every row blanked" if self.blank_after == 0 else f"rows after {self.blank_after} blanked")
@@ -64,6 +86,7 @@ class Intervention:
 
 def _check(model: RowClassifier, iv: Intervention, n_steps: int) -> None:
     H, cell = model.config.hidden_size, model.config.cell
+    resolve_layer(iv.layer, n_layers(model))  # ValueError for a layer the model does not have
     units = list(iv.silence) + list(iv.clamp_units or ())
     bad = [u for u in units if not (isinstance(u, (int, np.integer)) and 0 <= u < H)]
     if bad:
@@ -81,80 +104,43 @@ def _check(model: RowClassifier, iv: Intervention, n_steps: int) -> None:
 
 @torch.no_grad()
 def intervene(model: RowClassifier, images: torch.Tensor | np.ndarray, iv: Intervention = Intervention()) -> Trace:
-    """The per-step trace of images (N, T, F) (or one (T, F), kept batched) under an intervention."""
+    """The per-step trace of images (N, T, F) (or one (T, F), kept batched) under an intervention.
+
+    The clamp and the silencing bite in layer `iv.layer` (default: the top layer) of a stacked model; the
+    layers above it read its changed h. The Trace shows that layer (`trace.layer == iv.layer`)."""
+    check_supported(model, "an experiment on the model")
     x = _as_batch(images)  # (B, T, F)
     B, T, _ = x.shape
     _check(model, iv, T)
     model.eval()
     cell, H = model.config.cell, model.config.hidden_size
+    target = resolve_layer(iv.layer, n_layers(model))
     if iv.blank_after is not None:
         x = x.clone()
         x[:, iv.blank_after :] = 0.0
-    keep = None
+    state_edit = None
     if iv.silence:
         keep = torch.ones(H)
         keep[list(iv.silence)] = 0.0  # (H,) 0 for the silenced units
-    clamp = None
+        state_edit = lambda v: v * keep  # noqa: E731
+    gate_edit = None
     if iv.clamp_forget is not None:
         clamp = torch.zeros(H, dtype=torch.bool)
         clamp[list(iv.clamp_units) if iv.clamp_units is not None else slice(None)] = True  # (H,)
         value = torch.tensor(float(iv.clamp_forget))
+        gate_edit = lambda t, gate: torch.where(clamp, value, gate) if t + 1 >= iv.clamp_from else gate  # noqa: E731
 
-    # the loop of trace.unroll, with the changes applied where they bite
-    rnn = model.rnn
-    w_ih, w_hh = rnn.weight_ih_l0, rnn.weight_hh_l0  # (G*H, P), (G*H, H)
-    b_ih, b_hh = rnn.bias_ih_l0, rnn.bias_hh_l0  # (G*H,)
+    # trace.unroll's layers, with the changes applied where they bite in the target layer
     xp = model.proj(x)  # (B, T, P)
-    gx = xp @ w_ih.T + b_ih  # (B, T, G*H)
-    h = x.new_zeros(B, H)
-    c = x.new_zeros(B, H)
-    hs, cs = [], []
-    gate_steps: dict[str, list[torch.Tensor]] = {g: [] for g in GATES[cell]}
-    for t in range(T):
-        clamped = clamp is not None and t + 1 >= iv.clamp_from
-        gh = h @ w_hh.T + b_hh  # (B, G*H)
-        if cell == "lstm":
-            i, f, g, o = (gx[:, t] + gh).chunk(4, dim=1)  # each (B, H)
-            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-            if clamped:
-                f = torch.where(clamp, value, f)
-            c = f * c + i * g
-            if keep is not None:
-                c = c * keep
-            h = o * c.tanh()
-            for name, v in zip(GATES[cell], (i, f, g, o), strict=False):
-                gate_steps[name].append(v)
-            cs.append(c)
-        elif cell == "gru":
-            xr, xz, xn = gx[:, t].chunk(3, dim=1)
-            hr, hz, hn = gh.chunk(3, dim=1)
-            r = (xr + hr).sigmoid()
-            z = (xz + hz).sigmoid()
-            if clamped:
-                z = torch.where(clamp, value, z)
-            n = (xn + r * hn).tanh()
-            h = (1 - z) * n + z * h
-            for name, v in zip(GATES[cell], (r, z, n), strict=False):
-                gate_steps[name].append(v)
-        else:
-            h = (gx[:, t] + gh).tanh()
-        if keep is not None:
-            h = h * keep
-        hs.append(h)
-    hh = torch.stack(hs, 1)  # (B, T, H)
-    logits = model.head(hh)  # (B, T, 10)
-    names = GATES[cell]
-    return Trace(
-        cell=cell,
-        rows=x.numpy(),
-        projected=xp.numpy(),
-        gates={g: torch.stack(gate_steps[g], 1).numpy() for g in names},
-        h=hh.numpy(),
-        c=torch.stack(cs, 1).numpy() if cs else None,
-        logits=logits.numpy(),
-        probs=torch.softmax(logits, -1).numpy(),
-        gate_names=names,
-    )
+    per_layer, xin = [], xp
+    for k in range(n_layers(model)):
+        edits = (gate_edit, state_edit) if k == target else (None, None)
+        per_layer.append(run_layer(cell, layer_weights(model, k), xin, *edits))
+        xin = per_layer[-1]["h"]
+    out = stack_layers(cell, per_layer)
+    out["projected"] = xp
+    out["logits"] = model.head(out["h"])  # (B, T, 10)
+    return trace_from(cell, x, out).at_layer(target)
 
 
 def intervene_image(model: RowClassifier, image: np.ndarray, iv: Intervention = Intervention()) -> Trace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from stacked import silenced_copy, stacked_model
 
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from lstmviz.figures.inspector import whatif_figure
@@ -140,3 +141,63 @@ def test_answer_change_sentence(test_split):
     solid = {t.name: np.asarray(t.y) for t in fig.data}
     np.testing.assert_allclose(solid[f"{a} original"], before.probs[:, a], rtol=1e-6)
     np.testing.assert_allclose(solid[f"{b} what-if"], after.probs[:, b], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- stacked models
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_identity_on_a_stacked_model(cell, test_split):
+    model = stacked_model(cell, layers=3, seed=11)
+    images = test_split.images[:12]
+    plain, same = trace_batch(model, images), intervene(model, images)
+    assert_traces_equal(same, plain)
+    assert same.n_layers == 3 and same.layer == 2
+    assert np.array_equal(same.stack_h, plain.stack_h)
+    assert (same.stack_c is None) == (plain.stack_c is None)
+    for k in range(3):  # the experiment's trace shows the chosen layer
+        assert_traces_equal(intervene(model, images, Intervention(layer=k)), plain.at_layer(k))
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+@pytest.mark.parametrize("cell", CELLS)
+def test_silencing_in_one_layer_equals_torch_with_those_units_cut(cell, layer, test_split):
+    """Silencing units of layer k = torch's stacked module with those units' candidate weights zeroed."""
+    model = stacked_model(cell, layers=2, seed=12)
+    images = test_split.images[:12]
+    units = (3, 9)
+    t = intervene(model, images, Intervention(silence=units, layer=layer))
+    assert t.layer == layer and np.all(t.h[..., list(units)] == 0)
+    plain = trace_batch(model, images)
+    cut = silenced_copy(model, layer, units)
+    with torch.no_grad():
+        out, _ = cut.rnn(cut.proj(images))  # (N, T, H) top layer of torch's own module
+        logits = cut.logits_per_step(images)
+    np.testing.assert_allclose(t.stack_h[-1], out.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(t.logits, logits.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(t.stack_h, trace_batch(cut, images).stack_h, atol=1e-5, rtol=0)
+    if layer == 1:  # the layer below is untouched
+        assert np.array_equal(t.stack_h[0], plain.stack_h[0])
+    else:  # the layer above reads the changed h
+        assert np.abs(t.stack_h[1] - plain.stack_h[1]).max() > 1e-3
+
+
+def test_forget_clamp_in_the_first_layer_of_two(test_split):
+    model = stacked_model("lstm", layers=2, seed=13)
+    images = test_split.images[:8]
+    t = intervene(model, images, Intervention(clamp_forget=0.0, clamp_from=5, layer=0))
+    assert t.layer == 0 and np.all(t.gates["forget"][:, 4:] == 0)
+    np.testing.assert_allclose(t.c[:, 4:], (t.gates["input"] * t.gates["candidate"])[:, 4:], atol=1e-7, rtol=0)
+    top = t.at_layer(1)
+    assert np.all(top.gates["forget"] > 0)  # the top layer's gate is not clamped ...
+    plain = trace_batch(model, images)
+    assert np.array_equal(t.stack_h[:, :, :4], plain.stack_h[:, :, :4])  # ... and before step 5 nothing changed
+    assert np.abs(top.h - plain.h).max() > 1e-3  # ... but it reads the changed layer below
+    assert "of layer 1" in Intervention(clamp_forget=0.0, layer=0).describe()
+
+
+def test_a_layer_the_model_does_not_have_is_refused(test_split):
+    with pytest.raises(ValueError, match="layer"):
+        intervene(stacked_model("gru", layers=2), test_split.images[:2], Intervention(silence=(1,), layer=2))
+    with pytest.raises(ValueError, match="layer"):
+        intervene(varied("lstm"), test_split.images[:2], Intervention(layer=1))
