@@ -109,3 +109,64 @@ def test_class_examples_and_mode_gap(test_split):
     assert all(not (labels[:i] == labels[i]).any() for i in idx)  # the first of each class
     assert list(class_examples(np.array([4, 4, 2]))) == [2, 0]
     assert mode_gap(np.array([0.1, 0.5]), np.array([0.2, 0.2])) == pytest.approx(0.3)
+
+
+def test_find_compared_models_orders_and_checks_the_four(tmp_path):
+    from lstmviz.checkpoint import save_checkpoint
+    from lstmviz.comparison import STACKED, find_compared_models, layers_problem
+    from lstmviz.model import ModelConfig, build_model
+
+    save_checkpoint(tmp_path / "lstm.safetensors", build_model(ModelConfig(hidden_size=8, embed_size=8)), {})
+    save_checkpoint(tmp_path / f"{STACKED}.safetensors", build_model(ModelConfig(hidden_size=8, cell="gru")), {})
+    found = find_compared_models(tmp_path)
+    assert [(f.key, f.cell, f.layers) for f in found] == [
+        ("lstm", "lstm", 1),
+        (STACKED, "lstm", 2),
+        ("gru", "gru", 1),
+        ("rnn", "rnn", 1),
+    ]
+    assert found[0].problem is None
+    assert "holds a gru model, not an lstm" in found[1].problem
+    assert "is not in" in found[2].problem and "is not in" in found[3].problem
+    assert (
+        found[1].train_command == f"python -m lstmviz train --cell lstm --layers 2 --out models/{STACKED}.safetensors"
+    )
+    assert (
+        layers_problem(found[1], 2) is None
+        and layers_problem(found[1], 1) == f"{STACKED}.safetensors has 1 layer, not 2"
+    )
+
+
+def test_setup_caption_says_what_differs():
+    from lstmviz.comparison import setup_caption
+    from lstmviz.model import ModelConfig
+
+    same = setup_caption({"LSTM": ModelConfig(), "GRU": ModelConfig(cell="gru")})
+    assert "Same projection `Linear(28→128)`" in same and "`Linear(128→10)`" in same
+    assert "only the recurrent cell differs" in same
+    mixed = setup_caption({"LSTM": ModelConfig(), "2-layer LSTM": ModelConfig(num_layers=2, hidden_size=64)})
+    assert "Linear(128→10)" not in mixed and "for the 2-layer LSTM, the number of stacked layers" in mixed
+    assert "LSTM 128, 2-layer LSTM 64 units" in mixed
+
+
+def test_second_layer_text_states_the_measurements():
+    from lstmviz.comparison import Facts, noise_level, second_layer_text
+
+    T = 28
+    early1, early2 = np.linspace(0.1, 0.98, T), np.linspace(0.12, 0.97, T)
+    occ1, occ2 = np.linspace(0.2, 0.98, T), np.linspace(0.3, 0.99, T)
+    sens1, sens2 = np.linspace(0.01, 1, T), np.linspace(0.05, 1, T)
+    one = Facts(0.9800, 100_000, {"early": early1, "occlusion": occ1}, sens1, 10_000)
+    two = Facts(0.9850, 150_000, {"early": early2, "occlusion": occ2}, sens2, 10_000)
+    text = second_layer_text(one, two)
+    assert "**150,000 parameters** against 100,000 (1.5×)" in text
+    assert "**98.50%** against 98.00% (+0.50 points)" in text
+    noise = noise_level(0.9825, 10_000)
+    assert noise == pytest.approx(2 * np.sqrt(2 * 0.9825 * 0.0175 / 10_000))
+    assert "better by more than the test set's noise" in text  # 0.50 > 0.37 points
+    ahead = int((early2 > early1).sum())
+    assert f"ahead at {ahead} of the 28 k's" in text
+    assert f"{occ2[17]:.1%} against {occ1[17]:.1%}" in text
+    assert "leans more on the first rows" in text
+    close = second_layer_text(one, Facts(0.9805, 150_000, {}, sens1, 10_000))
+    assert "within the noise of 10,000 test digits" in close and "early readout" not in close

@@ -190,7 +190,7 @@ def _anatomy_figure(fingerprint: str, _image: np.ndarray, _trace: Trace):
 
 
 def _fingerprint(trace: Trace, image: np.ndarray) -> str:
-    parts = (np.asarray(image, np.float32), trace.h, trace.logits, np.asarray(trace.h.shape))
+    parts = (np.asarray(image, np.float32), trace.stack_h, trace.logits, np.asarray(trace.stack_h.shape))
     return hashlib.sha256(b"".join(np.ascontiguousarray(p).tobytes() for p in parts)).hexdigest()
 
 
