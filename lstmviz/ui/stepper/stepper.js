@@ -6,8 +6,9 @@
 // Every view carries data-step (the step it shows); every marker is one element with data-mark.
 
 const PLAY_MS = 320;
-const UNIT_PX = [3, 4]; // a unit's row in the heatmaps: at least 3 px (a click target at any H), at most 4
-const MAP_MAX = 480; // taller heatmaps (more than 160 units) scroll, all maps of the digit together
+const MAP_UNITS = 280; // up to 128 units share 280 px (at most 4 px a unit) ...
+const UNIT_PX = 3; // ... more units get 3 px each: a unit stays a click target at any width
+const MAP_MAX = 480; // taller heatmaps (more than 152 units) scroll, all maps of the digit together
 const SCROLLBAR = 14;
 const DIM = 0.22; // ink of unread rows is multiplied by this
 const MEMORY = (window.__lstmvizStepper = window.__lstmvizStepper || new Map()); // key -> {id, step}
@@ -173,7 +174,7 @@ class Stepper {
     const r2 = el("div", "lsv-row", this.root);
     const nState = D.states.length;
     const stateW = Math.floor((W - 16 * (nState - 1) - 4) / nState);
-    const unitPx = Math.max(UNIT_PX[0], Math.min(UNIT_PX[1], 280 / d.n_units));
+    const unitPx = d.n_units <= 128 ? Math.min(4, MAP_UNITS / d.n_units) : UNIT_PX;
     const mapH = Math.round(unitPx * d.n_units) + 22;
     this.scrollers = [];
     this.stateMaps = D.states.map((s) => this.heatmapView(r2, s, stateW, mapH, true));
