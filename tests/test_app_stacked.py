@@ -11,6 +11,7 @@ from plotly_json import chart_by_key, decode
 
 from lstmviz.checkpoint import load_checkpoint, save_checkpoint
 from lstmviz.figures.stepper import decode_matrix
+from lstmviz.links import PAGES as LINK_PAGES
 from lstmviz.model import ModelConfig, build_model
 from lstmviz.neurons import class_profile, unit_values
 from lstmviz.registry import MODELS_ENV_VAR
@@ -19,17 +20,7 @@ from lstmviz.trace import trace_image
 from lstmviz.truncation import CACHE_ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
 
-PAGES = (
-    "pages/home.py",
-    "pages/explorer.py",
-    "pages/draw.py",
-    "pages/truncation.py",
-    "pages/state_space.py",
-    "pages/neurons.py",
-    "pages/cells.py",
-    "pages/lesson.py",
-    "pages/train.py",
-)
+PAGES = tuple(f"pages/{name}.py" for name in LINK_PAGES)  # every page of the app
 H = 64
 
 

@@ -1,9 +1,10 @@
-"""Browser test: with a 512-unit model every unit of the step-through's heatmaps is a click target of its own.
+"""Browser test: with a 512-unit model every unit of the step-through's heatmaps is a click target of its own,
+and a stacked model's layer selector redraws the views.
 
-A fresh `streamlit run` opens the explorer on a 512-unit LSTM (a user model, by `?model=`). The h map keeps
-3 px per unit and scrolls (all unit maps together); hovering one unit's row and the next names two different
-units, and a click on a unit far down the map (after scrolling it into view) makes the Unit inspector show
-that very unit.
+A fresh `streamlit run` opens the explorer on a 2-layer, 512-unit LSTM (a user model, by `?model=`). The h map
+keeps 3 px per unit and scrolls (all unit maps together); hovering one unit's row and the next names two
+different units, and a click on a unit far down the map (after scrolling it into view) makes the Unit inspector
+show that very unit. Choosing layer 1 redraws the maps with layer 1's values at the same step.
 """
 
 from __future__ import annotations
@@ -54,16 +55,27 @@ def wide_model():
     """A 512-unit LSTM in the user models folder the server lists (conftest points it to a temp folder)."""
     folder = Path(os.environ[MODELS_ENV_VAR])
     folder.mkdir(parents=True, exist_ok=True)
-    model = build_model(ModelConfig(hidden_size=H, embed_size=64), seed=5)
+    model = build_model(ModelConfig(hidden_size=H, embed_size=64, num_layers=2), seed=5)
     return save_checkpoint(folder / NAME, model, {"test_accuracy": 0.1})
 
 
-def unit_at(pg, x: float, y: float) -> int:
+def tip_at(pg, x: float, y: float) -> str:
     pg.mouse.move(x, y)
     pg.wait_for_timeout(50)
-    tip = pg.evaluate(TIP_JS)  # "h · unit 417 · step 14: 0.012 (click: inspect)"
+    return pg.evaluate(TIP_JS)  # "h · unit 417 · step 14: 0.012 (click: inspect)"
+
+
+def unit_at(pg, x: float, y: float) -> int:
+    tip = tip_at(pg, x, y)
     assert tip.startswith("h · unit "), tip
     return int(tip.split("unit ")[1].split(" ")[0])
+
+
+def h_title(pg) -> str:
+    return pg.evaluate("""() => {
+      const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lsv'));
+      return host.shadowRoot.querySelector('[data-view="h"] .lsv-title-text').textContent;
+    }""")
 
 
 def test_every_unit_is_clickable_at_512_units(wide_model, browser, server):
@@ -94,6 +106,24 @@ def test_every_unit_is_clickable_at_512_units(wide_model, browser, server):
         assert unit_input.input_value() == str(units[1])
         step_input = pg.locator(".st-key-exp_insp_step input")
         assert step_input.input_value() == "14"
+        assert pg.get_by_test_id("stException").count() == 0
+
+        # the layer selector: layer 1's values replace layer 2's in the maps, at the same step
+        assert h_title(pg).startswith("h (hidden state), layer 2")
+        top = tip_at(pg, cell["x"], cell["y"])
+        pg.locator(".st-key-exp_layer").get_by_text("1", exact=True).click()
+        pg.wait_for_function(
+            """() => {
+              const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lsv'));
+              const t = host && host.shadowRoot.querySelector('[data-view="h"] .lsv-title-text');
+              return t && t.textContent.startsWith('h (hidden state), layer 1');
+            }"""
+        )
+        cell = pg.evaluate(CELL_JS, [target, 14])
+        pg.mouse.move(10, 10)
+        first = tip_at(pg, cell["x"], cell["y"])
+        assert first.split(":")[0] == top.split(":")[0]  # the same unit and step ...
+        assert first != top  # ... with layer 1's value
         assert pg.get_by_test_id("stException").count() == 0
     finally:
         context.close()

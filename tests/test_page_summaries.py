@@ -116,8 +116,8 @@ def test_find_compared_models_orders_and_checks_the_four(tmp_path):
     from lstmviz.comparison import STACKED, find_compared_models, layers_problem
     from lstmviz.model import ModelConfig, build_model
 
-    save_checkpoint(tmp_path / "lstm.safetensors", build_model(ModelConfig(hidden_size=8, embed_size=8)), {})
-    save_checkpoint(tmp_path / f"{STACKED}.safetensors", build_model(ModelConfig(hidden_size=8, cell="gru")), {})
+    save_checkpoint(tmp_path / "lstm.safetensors", build_model(ModelConfig(hidden_size=16, embed_size=16)), {})
+    save_checkpoint(tmp_path / f"{STACKED}.safetensors", build_model(ModelConfig(hidden_size=16, cell="gru")), {})
     found = find_compared_models(tmp_path)
     assert [(f.key, f.cell, f.layers) for f in found] == [
         ("lstm", "lstm", 1),

@@ -108,7 +108,7 @@ class Stepper {
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    const sig = `${data.id}|${data.order.join(",")}|${data.start}`;
+    const sig = `${data.id}|${data.layer}|${data.order.join(",")}|${data.start}`; // a new layer redraws, same step
     if (sig === this.sig) return;
     this.sig = sig;
     this.d = data;
