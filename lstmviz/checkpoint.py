@@ -19,6 +19,7 @@ import json
 import math
 import os
 import pickletools
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .model import CELLS, ModelConfig, RowClassifier
+from .model import CELLS, MAX_HIDDEN, MAX_LAYERS, ModelConfig, RowClassifier
 from .safeio import read_limited
 
 FORMAT = "lstmviz/1"
@@ -37,11 +38,12 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_CHECKPOINT = MODELS_DIR / "lstm.safetensors"
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024  # a hidden-512 model in float64 is about 20 MB
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-# What the app is built to show: 28 features per row, 10 digits, at most 512 units (issue 13's limit).
+# What the app is built to show: 28 features per row, 10 digits, 16 to 512 units in 1 to 3 layers (the limits
+# are model.py's MIN_HIDDEN, MAX_HIDDEN, MAX_LAYERS; ModelConfig enforces them).
 INPUT_SIZE = 28
 N_CLASSES = 10
-MAX_HIDDEN = 512
 MAX_EMBED = 512
+_LAYER_KEY = re.compile(r"rnn\.weight_ih_l(\d+)")
 _DTYPE_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -159,12 +161,19 @@ def check_config(config: ModelConfig, name: str) -> ModelConfig:
     if config.n_classes != N_CLASSES:
         classes = f"{config.n_classes} output class" + ("" if config.n_classes == 1 else "es")
         raise CheckpointError(f"{name}: the model has {classes}; this app needs {N_CLASSES}, one per digit")
-    if config.hidden_size > MAX_HIDDEN or config.embed_size > MAX_EMBED:
-        raise CheckpointError(
-            f"{name}: hidden size {config.hidden_size} / projection {config.embed_size} is larger "
-            f"than this app shows (at most {MAX_HIDDEN} units)"
-        )
+    _refuse_too_large(config.to_dict(), name)
     return config
+
+
+def _refuse_too_large(raw: object, name: str) -> None:
+    """A config (a dict, maybe from a file's metadata) with more units than the app shows: a clear refusal."""
+    if not isinstance(raw, dict):
+        return
+    h, p = raw.get("hidden_size"), raw.get("embed_size", raw.get("proj_size"))
+    if any(isinstance(v, int) and v > top for v, top in ((h, MAX_HIDDEN), (p, MAX_EMBED))):
+        raise CheckpointError(
+            f"{name}: hidden size {h} / projection {p} is larger than this app shows (at most {MAX_HIDDEN} units)"
+        )
 
 
 def _check_shapes(shapes: dict[str, tuple[int, ...]], config: ModelConfig, name: str) -> None:
@@ -200,13 +209,40 @@ def _build(config: ModelConfig, tensors: dict[str, torch.Tensor], name: str) -> 
     return model
 
 
+def count_layers(names, name: str = "checkpoint") -> int:
+    """The number of stacked recurrent layers from the tensor names `rnn.weight_ih_l{k}` (k = 0..L-1); refuses
+    holes, more than MAX_LAYERS layers, and torch layers this app does not show (bidirectional, proj_size)."""
+    names = list(names)
+    if any(k.startswith("rnn.") and k.endswith("_reverse") for k in names):
+        raise CheckpointError(
+            f"{name}: a bidirectional recurrent layer (tensors '*_reverse'); this app shows one direction"
+        )
+    if any(k.startswith("rnn.weight_hr_l") for k in names):
+        raise CheckpointError(f"{name}: an LSTM with a projected hidden state (nn.LSTM proj_size); not supported")
+    found = sorted(int(m.group(1)) for k in names if (m := _LAYER_KEY.fullmatch(k)))
+    if not found:
+        return 0
+    if found != list(range(len(found))):
+        missing = sorted(set(range(max(found) + 1)) - set(found))
+        raise CheckpointError(
+            f"{name}: recurrent layers {found} are present but layer {missing[0]} is missing "
+            f"(a stack has layers 0, 1, ... with no holes)"
+        )
+    if len(found) > MAX_LAYERS:
+        raise CheckpointError(f"{name}: {len(found)} stacked recurrent layers; this app shows 1 to {MAX_LAYERS}")
+    return len(found)
+
+
 def infer_config(shapes: dict, name: str = "checkpoint") -> ModelConfig:
-    """Recover the config of a bare state dict from its shapes (tensors or shape tuples)."""
+    """Recover the config of a bare state dict from its tensor names and shapes (tensors or shape tuples): the
+    cell from layer 0's gate count, the number of stacked layers by counting `rnn.weight_ih_l{k}`. Every
+    layer's shapes are then checked against that config (layer k > 0 reads H inputs)."""
 
     def shape(key: str) -> tuple[int, ...]:
         v = shapes[key]
         return tuple(v.shape) if hasattr(v, "shape") else tuple(v)
 
+    layers = count_layers(shapes, name)
     try:
         p, i = shape("proj.weight")
         n_classes, h = shape("head.weight")
@@ -220,7 +256,12 @@ def infer_config(shapes: dict, name: str = "checkpoint") -> ModelConfig:
         raise CheckpointError(f"{name}: rnn.weight_ih_l0 has {gates}x the hidden size; no known cell has that")
     try:
         config = ModelConfig(
-            input_size=int(i), embed_size=int(p), hidden_size=int(h), n_classes=int(n_classes), cell=cell
+            input_size=int(i),
+            embed_size=int(p),
+            hidden_size=int(h),
+            n_classes=int(n_classes),
+            cell=cell,
+            num_layers=max(1, layers),
         )
     except ValueError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
@@ -273,10 +314,15 @@ def parse_header(header: bytes, file_size: int, name: str) -> tuple[ModelConfig,
     if end != file_size - 8 - len(header):
         raise CheckpointError(f"{name}: file is truncated or has extra bytes (header says {end} data bytes)")
     if isinstance(meta, dict) and meta.get("format") == FORMAT:
+        count_layers(shapes, name)  # the clearer message for a stack this app does not show
         try:
-            config = ModelConfig.from_dict(json.loads(meta["config"]))
+            raw = json.loads(meta["config"])
+            _refuse_too_large(raw, name)
+            config = ModelConfig.from_dict(raw)
             metrics = json.loads(meta.get("metrics") or "{}")
         except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
             raise CheckpointError(f"{name}: bad config in metadata ({exc})") from None
         check_config(config, name)
     else:

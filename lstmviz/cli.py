@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from .data import ENV_VAR, DataUnavailableError
+from .model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
 
 
 def _positive_int(text: str) -> int:
@@ -22,6 +23,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _int_in(lo: int, hi: int, what: str):
+    """argparse type: an integer from lo to hi (a clear usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be from {lo} to {hi}, not {value}")
+        return value
+
+    return parse
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -50,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_augment:
         recipe = replace(recipe, augment=None)
     try:
-        config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size)
+        config = ModelConfig(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("models") / f"{args.cell}-{args.preset}.safetensors"
     max_batches = 20 if args.dry_run else None
     print(
-        f"training {config.cell} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
+        f"training {config.cell} layers={config.num_layers} H={config.hidden_size} preset={recipe.preset} epochs={recipe.epochs} "
         f"batch={recipe.batch_size} lr={recipe.lr} seed={recipe.seed} -> {out}",
         file=sys.stderr,
     )
@@ -188,7 +204,12 @@ def cmd_ablation(args: argparse.Namespace) -> int:
         bar.update(round(100 * fraction) - bar.n)
         bar.set_description(message[:40])
 
-    result = cached_ablation(loaded, test, progress=on_progress, use_cache=not args.no_cache)
+    L = loaded.config.num_layers
+    if args.layer is not None and not 1 <= args.layer <= L:
+        print(f"error: --layer must be from 1 to {L} for this model, not {args.layer}", file=sys.stderr)
+        return 2
+    layer = None if args.layer is None else args.layer - 1
+    result = cached_ablation(loaded, test, progress=on_progress, use_cache=not args.no_cache, layer=layer)
     bar.close()
     order = result.ranking()
     if args.json:
@@ -202,11 +223,14 @@ def cmd_ablation(args: argparse.Namespace) -> int:
                     "drop": [float(d) for d in result.drop],
                     "ranking": [int(u) for u in order],
                     "seconds": result.seconds,
+                    "layer": result.layer + 1,
+                    "n_layers": L,
                 }
             )
         )
         return 0
-    print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit:")
+    where = f" of layer {result.layer + 1} of {L}" if L > 1 else ""
+    print(f"{loaded.source}: accuracy {result.base_accuracy:.2%} on {result.n} test images; silencing one unit{where}:")
     for u in order[: args.top]:
         print(f"  unit {u:4d}  {result.accuracy[u]:7.2%}  drop {100 * result.drop[u]:+6.2f} points")
     return 0
@@ -227,7 +251,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     data = split_key(test)
     out = Path(args.out) if args.out else PRECOMPUTED_DIR
     paths = args.checkpoints or sorted(str(p) for p in DEFAULT_CHECKPOINT.parent.glob("*.safetensors"))
-    written = []
+    written, skipped = [], []
     for path in paths:
         loaded = load_checkpoint(path)
         stem, weights = Path(path).name.removesuffix(".safetensors"), weights_hash(loaded.model)
@@ -236,14 +260,21 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             loaded.model, stem, test, weights, data, out, progress=lambda text: print(text, file=sys.stderr, flush=True)
         )
         print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
-        result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
-        files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
-        print(f"{stem}: accuracy drop of each silenced unit", file=sys.stderr, flush=True)
-        files.append(precompute_ablation(path, test, out))  # read there by the Neuron explorer
+        try:
+            result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
+        except (ValueError, RuntimeError) as exc:  # a truncation path that does not handle this model yet
+            print(f"{stem}: truncation curves NOT written: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            skipped.append(f"{stem}: truncation")
+        else:
+            files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
+        for k in reversed(range(loaded.config.num_layers)):  # read there by the Neuron explorer
+            where = f" of layer {k + 1}" if loaded.config.num_layers > 1 else ""
+            print(f"{stem}: accuracy drop of each silenced unit{where}", file=sys.stderr, flush=True)
+            files.append(precompute_ablation(path, test, out, layer=k))
         written += [str(f) for f in files]
         print(f"{stem}: {len(files)} files in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-    print(json.dumps({"data": test.describe(), "files": written}))
-    return 0
+    print(json.dumps({"data": test.describe(), "files": written, "skipped": skipped}))
+    return 1 if skipped else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,7 +284,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (progress bar, test accuracy per epoch)")
     p.add_argument("--preset", choices=["default", "notebook"], default="default", help="recipe (default: default)")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
-    p.add_argument("--hidden-size", type=_positive_int, default=128, help="hidden units (default: 128)")
+    p.add_argument(
+        "--hidden",
+        "--hidden-size",
+        dest="hidden_size",
+        type=_int_in(MIN_HIDDEN, MAX_HIDDEN, "--hidden"),
+        default=128,
+        help=f"units per recurrent layer, {MIN_HIDDEN} to {MAX_HIDDEN} (default: 128)",
+    )
+    p.add_argument(
+        "--layers",
+        type=_int_in(MIN_LAYERS, MAX_LAYERS, "--layers"),
+        default=1,
+        help=f"stacked recurrent layers, {MIN_LAYERS} to {MAX_LAYERS} (default: 1)",
+    )
     p.add_argument(
         "--epochs", type=_positive_int, default=None, help="override the preset's epochs (default 30; notebook 5)"
     )
@@ -305,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--n", type=_positive_int, default=None, help="use the first N test images (default: all)")
     p.add_argument("--top", type=_positive_int, default=20, help="units listed, largest drop first (default: 20)")
+    p.add_argument(
+        "--layer", type=_positive_int, default=None, help="layer of a stacked model, 1 = the first (default: the top)"
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute, and do not read or write the cache file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ablation)

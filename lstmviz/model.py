@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 CELLS = ("lstm", "gru", "rnn")
-MAX_LAYERS = 3  # stacked recurrent layers a model may have
+# The one set of limits on a model's shape, used by ModelConfig, checkpoint validation, the CLI and the Train page.
+MIN_LAYERS, MAX_LAYERS = 1, 3  # stacked recurrent layers a model may have
+MIN_HIDDEN, MAX_HIDDEN = 16, 512  # units per recurrent layer
 
 # Gate names per cell type, in the order torch.nn stacks them in weight_ih_l0 / weight_hh_l0.
 GATES: dict[str, tuple[str, ...]] = {
@@ -25,8 +27,8 @@ GATES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the network: 28 features per row, a row embedding, `num_layers` stacked recurrent layers of
-    `hidden_size` units, 10 classes, a cell type.
+    """Shape of the network: 28 features per row, a row embedding, `num_layers` (MIN_LAYERS..MAX_LAYERS)
+    stacked recurrent layers of `hidden_size` (MIN_HIDDEN..MAX_HIDDEN) units, 10 classes, a cell type.
 
     `embed_size` is the width of the row embedding `Linear(input_size -> embed_size)` in front of the
     recurrent layers (older checkpoints call it `proj_size`; it is not torch's `nn.LSTM(proj_size=...)`).
@@ -43,13 +45,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, not {self.cell!r}")
-        for f in ("input_size", "embed_size", "hidden_size", "n_classes"):
+        for f in ("input_size", "embed_size", "n_classes"):
             value = getattr(self, f)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 65536:
                 raise ValueError(f"{f} must be an integer from 1 to 65536, not {value!r}")
-        n = self.num_layers
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_LAYERS:
-            raise ValueError(f"num_layers must be an integer from 1 to {MAX_LAYERS}, not {n!r}")
+        for f, lo, hi in (("hidden_size", MIN_HIDDEN, MAX_HIDDEN), ("num_layers", MIN_LAYERS, MAX_LAYERS)):
+            value = getattr(self, f)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ValueError(f"{f} must be an integer from {lo} to {hi}, not {value!r}")
         if not isinstance(self.forget_bias, (int, float)) or not math.isfinite(self.forget_bias):
             raise ValueError(f"forget_bias must be a finite number, not {self.forget_bias!r}")
 

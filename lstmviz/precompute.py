@@ -8,6 +8,11 @@ checkpoints, as small `models/precomputed/<name>.<file>.npz` files keyed by the 
 the data's hash. `load_precomputed` uses a file only when both hashes match (or, for the bundled
 sample, when it was computed on the full MNIST test set, which the sample is the start of); a
 missing, stale, corrupt or odd-shaped file gives None and the result is computed as usual.
+
+Stacked models: the results that read hidden states ("pca", "statespace", "states": `Computation.layered`)
+take the layer as their last argument, `layer=None` for the top one (the readout's), as in
+`get("statespace", 500, 0)`. The top layer's file keeps the one-layer name `<name>.statespace.npz`; each
+lower layer k has its own `<name>.l{k}.statespace.npz`; every such file stores its layer and the layer count.
 Plain numpy and torch; no streamlit.
 """
 
@@ -39,6 +44,7 @@ from .statespace import (
     sample_rank,
     state_space,
 )
+from .trace import n_layers, resolve_layer
 
 PRECOMPUTED_DIR = MODELS_DIR / "precomputed"
 VERSION = 1
@@ -63,6 +69,7 @@ class Computation:
     file: str | None = None
     save: Callable[..., dict[str, np.ndarray]] | None = None
     load: Callable[..., Any] | None = None
+    layered: bool = False  # reads one layer's states: the last argument is the layer (None = the top one)
 
 
 # ---------------------------------------------------------------- final predictions
@@ -86,21 +93,38 @@ def _load_predictions(arrays: dict[str, np.ndarray], split: Split, full: bool) -
 # ---------------------------------------------------------------- hidden-state space
 
 
-def _pca(model: RowClassifier, split: Split, get: Get | None = None) -> PCA:
-    return fit_model_pca(model, split.images.numpy(), split.labels.numpy(), FIT_SAMPLE)
+def _pca(model: RowClassifier, split: Split, layer: int | None = None, get: Get | None = None) -> PCA:
+    return fit_model_pca(model, split.images.numpy(), split.labels.numpy(), FIT_SAMPLE, layer=layer)
 
 
-def _statespace(model: RowClassifier, split: Split, n: int, get: Get) -> StateSpace:
-    return state_space(model, split.images.numpy(), split.labels.numpy(), int(n), pca=get("pca"))
+def _statespace(model: RowClassifier, split: Split, n: int, layer: int | None = None, get: Get = None) -> StateSpace:
+    pca = get("pca", layer) if layer is not None else get("pca")
+    return state_space(model, split.images.numpy(), split.labels.numpy(), int(n), pca=pca, layer=layer)
 
 
-def _save_statespace(model: RowClassifier, split: Split, get: Get) -> dict[str, np.ndarray]:
+def _layer_arrays(model: RowClassifier, layer: int | None) -> dict[str, np.ndarray]:
+    L = n_layers(model)
+    return {"layer": np.int64(resolve_layer(layer, L)), "n_layers": np.int64(L)}
+
+
+def _check_layer(arrays: dict[str, np.ndarray], layer: int | None) -> None:
+    """KeyError unless the file holds the states of `layer` (None: the top one). Files written before stacked
+    models hold no layer: a one-layer model's only one."""
+    k, L = int(arrays.get("layer", 0)), int(arrays.get("n_layers", 1))
+    want = L - 1 if layer is None else int(layer)
+    if not -L <= want < L or want % L != k:
+        raise KeyError(f"the file holds layer {k} of {L}, not layer {layer}")
+
+
+def _save_statespace(model: RowClassifier, split: Split, get: Get, layer: int | None = None) -> dict[str, np.ndarray]:
     """The largest sample once (float16 coordinates), with each row's rank in its class (a smaller
-    sample is the rows of rank < n // 10), and the separation curves of every size."""
-    pca = get("pca")
-    space = get("statespace", max(STATESPACE_SIZES))
+    sample is the rows of rank < n // 10), and the separation curves of every size, of one layer."""
+    at = () if layer is None else (layer,)
+    pca = get("pca", *at)
+    space = get("statespace", max(STATESPACE_SIZES), *at)
     rank = sample_rank(split.labels.numpy())[space.indices]  # (2000,)
     arrays = {
+        **_layer_arrays(model, layer),
         "pca_mean": pca.mean,
         "pca_components": pca.components,
         "pca_variance": pca.explained_variance,
@@ -112,14 +136,15 @@ def _save_statespace(model: RowClassifier, split: Split, get: Get) -> dict[str, 
         "predictions": space.predictions.astype(np.uint8),
     }
     for n in STATESPACE_SIZES:
-        sub = space if n == max(STATESPACE_SIZES) else get("statespace", n)
+        sub = space if n == max(STATESPACE_SIZES) else get("statespace", n, *at)
         for name, sep in sub.separation.items():
             arrays[f"sep_{n}_{name}_ratio"] = sep.ratio
             arrays[f"sep_{n}_{name}_acc"] = sep.centroid_accuracy
     return arrays
 
 
-def _load_pca(arrays: dict[str, np.ndarray], split: Split, full: bool) -> PCA:
+def _load_pca(arrays: dict[str, np.ndarray], split: Split, full: bool, layer: int | None = None) -> PCA:
+    _check_layer(arrays, layer)
     pca = PCA(
         arrays["pca_mean"].astype(np.float64),
         arrays["pca_components"].astype(np.float64),
@@ -131,7 +156,10 @@ def _load_pca(arrays: dict[str, np.ndarray], split: Split, full: bool) -> PCA:
     return pca
 
 
-def _load_statespace(arrays: dict[str, np.ndarray], split: Split, full: bool, n: int) -> StateSpace:
+def _load_statespace(
+    arrays: dict[str, np.ndarray], split: Split, full: bool, n: int, layer: int | None = None
+) -> StateSpace:
+    _check_layer(arrays, layer)
     n = int(n)
     if n not in STATESPACE_SIZES:
         raise KeyError(f"no precomputed sample of {n} digits")
@@ -147,7 +175,7 @@ def _load_statespace(arrays: dict[str, np.ndarray], split: Split, full: bool, n:
         labels=labels,
         indices=arrays["indices"][keep].astype(np.int64),
         predictions=arrays["predictions"][keep].astype(np.int64),
-        pca=_load_pca(arrays, split, full),
+        pca=_load_pca(arrays, split, full, layer),
         separation=sep,
     )
 
@@ -165,8 +193,7 @@ def separation_from(arrays: dict[str, np.ndarray], n: int, name: str, steps: int
 def _states(
     model: RowClassifier, split: Split, n: int, layer: int | None = None, get: Get | None = None
 ) -> tuple[np.ndarray, States]:
-    """Test indices of a class-balanced sample of n digits and their states (of `layer`, default the top one)
-    at every step."""
+    """Test indices of a class-balanced sample of n digits and their states (of one layer) at every step."""
     idx = balanced_sample(split.labels.numpy(), int(n))
     return idx, collect_states(model, split.images.numpy()[idx], layer=layer)
 
@@ -201,23 +228,13 @@ COMPUTATIONS: dict[str, Computation] = {
         lambda m, s, get: {"predictions": get("predictions")},
         _load_predictions,
     ),
-    "pca": Computation("Fitting the PCA axes to the hidden states…", _pca, "statespace", _save_statespace, _load_pca),
+    "pca": Computation(
+        "Fitting the PCA axes to the hidden states…", _pca, "statespace", _save_statespace, _load_pca, layered=True
+    ),
     "statespace": Computation(
-        "Running the model on the sample…", _statespace, "statespace", _save_statespace, _load_statespace
+        "Running the model on the sample…", _statespace, "statespace", _save_statespace, _load_statespace, layered=True
     ),
-    "states": Computation("Running the model on the sample…", _states),
-    # a lower layer of a stacked model (the plain names above are the top layer, which the readout reads)
-    "layer_pca": Computation(
-        "Fitting the PCA axes to the layer's hidden states…",
-        lambda m, s, layer, get=None: fit_model_pca(m, s.images.numpy(), s.labels.numpy(), FIT_SAMPLE, layer=layer),
-    ),
-    "layer_statespace": Computation(
-        "Running the model on the sample…",
-        lambda m, s, n, layer, get: state_space(
-            m, s.images.numpy(), s.labels.numpy(), int(n), pca=get("layer_pca", layer), layer=layer
-        ),
-    ),
-    "layer_states": Computation("Running the model on the sample…", _states),
+    "states": Computation("Running the model on the sample…", _states, layered=True),
     "sensitivity": Computation(
         "Measuring how much the answer depends on each row…",
         _sensitivity,
@@ -251,8 +268,15 @@ def compute(what: str, model: RowClassifier, split: Split, *args: Any, get: Get 
 # ---------------------------------------------------------------- shipped files
 
 
-def precomputed_path(stem: str, file: str, folder: str | os.PathLike | None = None) -> Path:
-    return Path(folder or PRECOMPUTED_DIR) / f"{stem}.{file}.npz"
+def precomputed_path(stem: str, file: str, folder: str | os.PathLike | None = None, tag: str = "") -> Path:
+    """<folder>/<stem><tag>.<file>.npz; tag ".l{k}" for a lower layer of a stack (see layer_files)."""
+    return Path(folder or PRECOMPUTED_DIR) / f"{stem}{tag}.{file}.npz"
+
+
+def layer_files(model: RowClassifier) -> list[tuple[int | None, str]]:
+    """(layer argument, file-name tag) of every layer a layered result is shipped for: the top layer as None with
+    no tag (the one-layer name), then each lower layer k with ".l{k}"."""
+    return [(None, "")] + [(k, f".l{k}") for k in range(n_layers(model) - 1)]
 
 
 def accepted_data(data: str, split: Split) -> tuple[str, ...]:
@@ -344,5 +368,7 @@ def precompute_model(
     written = []
     for file in dict.fromkeys(c.file for c in COMPUTATIONS.values() if c.file):
         comp = next(c for c in COMPUTATIONS.values() if c.file == file)
-        written.append(write_npz(precomputed_path(stem, file, folder), weights, data, comp.save(model, split, get)))
+        for layer, tag in layer_files(model) if comp.layered else [(None, "")]:
+            arrays = comp.save(model, split, get, layer) if comp.layered else comp.save(model, split, get)
+            written.append(write_npz(precomputed_path(stem, file, folder, tag), weights, data, arrays))
     return written

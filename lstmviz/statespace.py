@@ -3,7 +3,8 @@
 PCA is fitted once per model, on the states of every step of a fixed class-balanced sample of test
 digits, with numpy's SVD and a deterministic sign for each axis; any other sample (or one digit) is
 projected onto the same axes, so pictures of different sample sizes share one coordinate system.
-Everything here is plain numpy and torch; no streamlit.
+In a stacked model every function reads one layer's states (`layer`, default the top one, which the
+readout reads); each layer has its own PCA axes. Everything here is plain numpy and torch; no streamlit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from .model import RowClassifier
-from .trace import unroll
+from .trace import n_layers, resolve_layer, unroll
 
 FIT_SAMPLE = 1000  # test digits whose states (all 28 steps) define the PCA axes
 N_COMPONENTS = 3
@@ -114,21 +115,19 @@ def sample_rank(labels: np.ndarray, seed: int = 0, n_classes: int = 10) -> np.nd
 def collect_states(
     model: RowClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 256, layer: int | None = None
 ) -> States:
-    """h (and c for an LSTM) at every step, and the readout's prediction after each step, for images (N, 28, 28).
-
-    layer: which recurrent layer's h and c (0-based; None: the top one, which the readout reads)."""
+    """h (and c for an LSTM) of one layer (default: the top one) at every step, and the readout's prediction
+    after each step, for images (N, 28, 28)."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))  # (N, T, F)
     if x.ndim != 3:
         raise ValueError(f"expected images of shape (N, T, F), got {tuple(x.shape)}")
+    k = resolve_layer(layer, n_layers(model))
     model.eval()
     hs, cs, preds = [], [], []
     for start in range(0, x.shape[0], batch_size):
         out = unroll(model, x[start : start + batch_size])
-        prefix = "" if layer is None else "stack_"  # the stacks hold every layer: (L, B, T, H)
-        pick = (lambda v: v) if layer is None else (lambda v: v[layer])
-        hs.append(pick(out[f"{prefix}h"]).numpy())  # (B, T, H)
-        if f"{prefix}c" in out:
-            cs.append(pick(out[f"{prefix}c"]).numpy())
+        hs.append(out["stack_h"][k].numpy())  # (B, T, H)
+        if "stack_c" in out:
+            cs.append(out["stack_c"][k].numpy())
         preds.append(out["logits"].argmax(-1).numpy())  # (B, T)
     h_dim = model.config.hidden_size
     n_steps = x.shape[1]
@@ -160,8 +159,8 @@ def fit_pca(points: np.ndarray, n_components: int = N_COMPONENTS) -> PCA:
 def fit_model_pca(
     model: RowClassifier, images: np.ndarray, labels: np.ndarray, n: int = FIT_SAMPLE, layer: int | None = None
 ) -> PCA:
-    """The model's PCA axes: fitted on h (of `layer`, default the top one) of every step of a class-balanced
-    sample of n digits."""
+    """The model's PCA axes of one layer (default: the top one): fitted on its h of every step of a
+    class-balanced sample of n digits."""
     idx = balanced_sample(labels, n)
     h = collect_states(model, np.asarray(images)[idx], layer=layer).h  # (n, T, H)
     return fit_pca(h.reshape(-1, h.shape[-1]))
@@ -176,8 +175,8 @@ def state_space(
     seed: int = 0,
     layer: int | None = None,
 ) -> StateSpace:
-    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the model's PCA axes
-    (of h of `layer`, default the top one; the predictions are always the readout's)."""
+    """A class-balanced sample of about n test digits projected to 2-D and 3-D on the PCA axes of one layer
+    (default: the top one; a given `pca` must be that layer's)."""
     images, labels = np.asarray(images), np.asarray(labels)
     pca = pca if pca is not None else fit_model_pca(model, images, labels, layer=layer)
     idx = balanced_sample(labels, n, seed)

@@ -124,7 +124,7 @@ def page() -> None:
     st.plotly_chart(profile_fig, key="neuron_fig_profile", config=CHART_CONFIG)
     st.caption(CAPTIONS["profile"].format(band=BANDS[band]))
     st.subheader("Which units matter?")
-    render_unit_ablation(loaded, test, "neuron_", unit_key=UNIT_KEY)
+    render_unit_ablation(loaded, test, "neuron_", unit_key=UNIT_KEY, layer=choice.layer)
 
 
 page()

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from stacked import silenced_copy, stacked_model
 
 import lstmviz.ablation as ab
 from lstmviz import cli
@@ -19,7 +20,7 @@ from lstmviz.truncation import CACHE_ENV_VAR
 CELLS = ("lstm", "gru", "rnn")
 
 
-def varied(cell: str, seed: int = 0, hidden: int = 12):
+def varied(cell: str, seed: int = 0, hidden: int = 16):
     """A small untrained model whose answers vary from digit to digit (random biases too)."""
     model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
     model.init_notebook_()
@@ -60,7 +61,7 @@ def test_each_bar_is_a_direct_evaluation(cell, small):
         fig = ablation_figure(result.drop, result.base_accuracy, sort=sort, selected=3)
         bars = fig.data[0]
         units, heights = np.asarray(bars.customdata), np.asarray(bars.y)
-        assert sorted(units.tolist()) == list(range(12))
+        assert sorted(units.tolist()) == list(range(16))
         if sort:
             assert np.all(np.diff(heights) <= 1e-12)
         for u in (0, 3, 11):
@@ -78,7 +79,7 @@ def test_silencing_a_disconnected_unit_costs_nothing(small):
     assert result.drop[4] == 0.0 and np.array_equal(result.predictions[4], result.baseline)
     assert np.array_equal(result.predictions[0], result.baseline)  # not run: equal to the baseline
     per_class = result.per_class_drop()
-    assert per_class.shape == (12, 10) and np.allclose(np.nan_to_num(per_class[4]), 0)
+    assert per_class.shape == (16, 10) and np.allclose(np.nan_to_num(per_class[4]), 0)
 
 
 def test_cache_is_written_read_and_keyed(tmp_path, small, cache_dir, monkeypatch):
@@ -124,9 +125,80 @@ def test_cli_json(tmp_path, cache_dir, capsys):
     path = save_checkpoint(tmp_path / "c.safetensors", model, {})
     assert cli.main(["ablation", "--checkpoint", str(path), "--n", "120", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n"] == 120 and len(out["drop"]) == 12 and sorted(out["ranking"]) == list(range(12))
+    assert out["n"] == 120 and len(out["drop"]) == 16 and sorted(out["ranking"]) == list(range(16))
     u = out["ranking"][0]
     small = __import__("lstmviz.data", fromlist=["load_split"]).load_split(False).subset(120)
     assert out["drop"][u] == pytest.approx(out["base_accuracy"] - direct_accuracy(model, small, [u]))
     assert cli.main(["ablation", "--checkpoint", str(path), "--n", "120", "--top", "3"]) == 0
     assert capsys.readouterr().out.count("unit ") == 3
+
+
+# ---------------------------------------------------------------- stacked models
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_each_layer_of_a_stack_equals_torch_with_the_unit_cut(cell, layer, small):
+    """Silencing unit u of layer k = torch's stacked module with that unit's candidate weights zeroed."""
+    model = stacked_model(cell, layers=3, seed=20 + layer)
+    with torch.no_grad():  # a sharper readout and embedding: answers vary from digit to digit
+        model.head.weight.mul_(30.0)
+        model.proj.weight.mul_(3.0)
+    units = [1, 6, 13]
+    small = small.subset(120)
+    result = ab.unit_ablation(model, small, units=units, layer=layer, batch_size=50)
+    assert result.layer == layer and result.n_units == 16
+    with torch.no_grad():
+        assert np.array_equal(result.baseline, model(small.images).argmax(-1).numpy())
+        for u in units:
+            logits = silenced_copy(model, layer, [u])(small.images).numpy()  # (N, 10) torch's own stacked module
+            differ = np.flatnonzero(result.predictions[u] != logits.argmax(-1))
+            gap = logits[differ, logits[differ].argmax(-1)] - logits[differ, result.predictions[u][differ]]
+            assert len(differ) <= 1 and np.all(gap < 1e-3), (u, differ, gap)  # at most a float tie
+            t = intervene(model, small.images, Intervention(silence=(u,), layer=layer))
+            assert result.accuracy[u] == pytest.approx(float((t.prediction == small.labels.numpy()).mean()))
+    assert np.array_equal(result.predictions[0], result.baseline)  # not run
+    assert any(np.any(result.predictions[u] != result.baseline) for u in units)
+
+
+def test_a_one_layer_model_is_ablated_as_before(small):
+    """The default layer of a one-layer model is its only one; an explicit layer=0 is the same run."""
+    model = varied("lstm", seed=3)
+    a, b = ab.unit_ablation(model, small, units=[2, 9]), ab.unit_ablation(model, small, units=[2, 9], layer=0)
+    assert a.layer == b.layer == 0 and np.array_equal(a.predictions, b.predictions)
+    with pytest.raises(ValueError, match="layer"):
+        ab.unit_ablation(model, small, units=[2], layer=1)
+
+
+def test_stacked_cache_and_precompute_keep_layers_apart(tmp_path, small, cache_dir, monkeypatch):
+    model = stacked_model("gru", layers=2, seed=30)
+    folder = tmp_path / "shipped"
+    path = save_checkpoint(folder / "deep.safetensors", model, {})
+    top = ab.precompute_ablation(path, small.subset(60), folder / "precomputed")
+    low = ab.precompute_ablation(path, small.subset(60), folder / "precomputed", layer=0)
+    assert top.name == "deep.ablation.npz" and low.name == "deep.ablation.l0.npz"
+    first = ab.cached_ablation(path, small.subset(60), layer=0)
+    assert first.layer == 0
+    monkeypatch.setattr(ab, "unit_ablation", lambda *a, **k: pytest.fail("recomputed"))
+    for layer, expected in ((0, low), (1, top), (None, top), (-1, top)):
+        found = ab.stored_ablation(path, small.subset(60), layer=layer)
+        assert found is not None and found.layer == (1 if layer in (1, None, -1) else 0)
+        assert ab.read_ablation(
+            expected, found_keys(model, small.subset(60))[0], found_keys(model, small.subset(60))[1]
+        )
+    assert not np.array_equal(
+        ab.stored_ablation(path, small.subset(60), layer=0).predictions,
+        ab.stored_ablation(path, small.subset(60), layer=1).predictions,
+    )
+    # a file of one layer is never read as another's
+    weights, data = found_keys(model, small.subset(60))
+    assert (
+        ab.read_ablation(low, weights, data, layer=1) is None and ab.read_ablation(top, weights, data, layer=0) is None
+    )
+
+
+def found_keys(model, split) -> tuple[str, str]:
+    from lstmviz.checkpoint import weights_hash
+    from lstmviz.truncation import split_key
+
+    return weights_hash(model), split_key(split)

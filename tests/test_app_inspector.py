@@ -178,7 +178,7 @@ def test_a_clicked_cell_picks_unit_and_step(cell, test_split):
 
 def test_blanking_links_to_the_truncation_page(open_page, tmp_path, monkeypatch):
     monkeypatch.setenv(MODELS_ENV_VAR, str(tmp_path / "models"))
-    model = build_model(ModelConfig(hidden_size=8, embed_size=8), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8), seed=0)
     path = save_checkpoint(tmp_path / "models" / "tiny.safetensors", model, {"test_accuracy": 0.1})
     at = open_page("pages/explorer.py", path)
     at.radio(key="exp_insp_exp").set_value("blank").run()
@@ -214,7 +214,7 @@ def click_bar(at, key: str, unit: int):
 def test_neuron_page_ablation_chart_and_click(app, tmp_path, monkeypatch, test_split):
     monkeypatch.setenv(MODELS_ENV_VAR, str(tmp_path / "models"))
     monkeypatch.setenv("LSTMVIZ_CACHE_DIR", str(tmp_path / "cache"))
-    model = build_model(ModelConfig(hidden_size=12, embed_size=8), seed=3)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8), seed=3)
     model.init_notebook_()
     path = save_checkpoint(tmp_path / "models" / "tiny-abl.safetensors", model, {"test_accuracy": 0.1})
     app.session_state[MODEL_KEY] = str(path)

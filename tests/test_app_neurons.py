@@ -108,7 +108,7 @@ def test_c_state_and_class_average_map(neurons_page):
 
 def test_a_small_gru_has_only_h_and_fewer_units(app, tmp_path, monkeypatch):
     monkeypatch.setenv(MODELS_ENV_VAR, str(tmp_path / "models"))  # a user model the sidebar can select
-    model = build_model(ModelConfig(hidden_size=12, embed_size=8, cell="gru"), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8, cell="gru"), seed=0)
     path = save_checkpoint(tmp_path / "models" / "tiny-gru.safetensors", model, {"test_accuracy": 0.1})
     app.session_state[MODEL_KEY] = str(path)
     app.session_state["neuron_state"] = "c"  # left over from an LSTM with 128 units

@@ -56,7 +56,7 @@ def _meta(config: ModelConfig) -> dict[str, str]:
     [
         ModelConfig(hidden_size=16, embed_size=16),
         ModelConfig(hidden_size=24, embed_size=8, cell="gru"),
-        ModelConfig(hidden_size=12, embed_size=20, cell="rnn"),
+        ModelConfig(hidden_size=16, embed_size=20, cell="rnn"),
         ModelConfig(hidden_size=16, embed_size=16, forget_bias=2.0),
     ],
     ids=["lstm", "gru", "rnn", "lstm-bias2"],
@@ -267,7 +267,8 @@ def test_bad_metrics_json(tmp_path, tiny_model):
 
 def test_huge_config_fails_fast_without_allocating(tmp_path, tiny_model):
     """A header claiming a 65536-unit LSTM (64 GB of weights) is refused by shape, not by running out of memory."""
-    meta = _meta(ModelConfig(hidden_size=65536, embed_size=65536))
+    meta = _meta(ModelConfig())
+    meta["config"] = json.dumps(dict(ModelConfig().to_dict(), hidden_size=65536, embed_size=65536))
     _assert_rejected(_file(tmp_path, _tensors(tiny_model), meta), "larger than this app shows")
 
 
@@ -325,7 +326,7 @@ def test_hostile_pickle_is_refused(tmp_path, tiny_model, kind, container):
     [
         ModelConfig(hidden_size=16, embed_size=16),
         ModelConfig(hidden_size=20, embed_size=12, cell="gru"),
-        ModelConfig(hidden_size=8, embed_size=24, cell="rnn"),
+        ModelConfig(hidden_size=16, embed_size=24, cell="rnn"),
     ],
     ids=["lstm", "gru", "rnn"],
 )

@@ -65,7 +65,7 @@ def test_sensitivity_sees_forgetting(test_split):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_untrained_like_is_a_fresh_copy_of_the_architecture(cell):
-    config = ModelConfig(cell=cell, hidden_size=12, embed_size=8)
+    config = ModelConfig(cell=cell, hidden_size=16, embed_size=8)
     torch.manual_seed(123)
     before = torch.rand(3)
     torch.manual_seed(123)

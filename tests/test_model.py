@@ -58,11 +58,11 @@ def test_config_reads_the_old_name_proj_size():
 
 @pytest.mark.parametrize("layers", [2, 3])
 def test_stacked_config_builds_a_stacked_layer_with_forget_bias_in_every_layer(layers):
-    model = build_model(ModelConfig(hidden_size=8, embed_size=6, num_layers=layers), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=6, num_layers=layers), seed=0)
     assert model.rnn.num_layers == layers
     for layer in range(layers):
-        assert torch.all(getattr(model.rnn, f"bias_ih_l{layer}")[8:16] == 1.0)
-        assert torch.all(getattr(model.rnn, f"bias_hh_l{layer}")[8:16] == 0.0)
+        assert torch.all(getattr(model.rnn, f"bias_ih_l{layer}")[16:32] == 1.0)
+        assert torch.all(getattr(model.rnn, f"bias_hh_l{layer}")[16:32] == 0.0)
     assert tuple(model(torch.zeros(2, 28, 28)).shape) == (2, 10)
 
 
@@ -70,6 +70,18 @@ def test_stacked_config_builds_a_stacked_layer_with_forget_bias_in_every_layer(l
 def test_config_refuses_odd_layer_counts(layers):
     with pytest.raises(ValueError, match="num_layers"):
         ModelConfig(num_layers=layers)
+
+
+def test_one_set_of_limits():
+    """Hidden size 16..512 and 1..3 layers, defined once in model.py and enforced by ModelConfig."""
+    from lstmviz.model import MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS
+
+    assert (MIN_HIDDEN, MAX_HIDDEN, MIN_LAYERS, MAX_LAYERS) == (16, 512, 1, 3)
+    for h in (MIN_HIDDEN, MAX_HIDDEN):
+        assert ModelConfig(hidden_size=h, num_layers=MAX_LAYERS).hidden_size == h
+    for h in (MIN_HIDDEN - 1, MAX_HIDDEN + 1, 8):
+        with pytest.raises(ValueError, match=f"hidden_size must be an integer from {MIN_HIDDEN} to {MAX_HIDDEN}"):
+            ModelConfig(hidden_size=h)
 
 
 def test_config_from_dict_ignores_unknown_keys_and_fills_defaults():

@@ -83,7 +83,7 @@ def test_step_changes_start_from_the_zero_state():
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_cells_without_c_work(cell, sample):
     images, labels = sample
-    model = build_model(ModelConfig(hidden_size=10, embed_size=8, cell=cell), seed=1)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8, cell=cell), seed=1)
     states = collect_states(model, images[:60])
     assert states.c is None
     values = unit_values(states.h, 9)

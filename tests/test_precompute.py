@@ -205,3 +205,41 @@ def test_precompute_command_writes_keyed_files(tmp_path, tiny_checkpoint):
     for p in report["files"]:
         with np.load(p) as f:
             assert str(f["weights"]) == weights and str(f["data"]) == MNIST_TEST_KEY
+
+
+def test_stacked_model_ships_every_layers_states(small, folder, monkeypatch):
+    """A 2-layer model: the top layer's file keeps the one-layer name, layer 0 has its own; each is read back
+    for its own layer only, and equals what is computed for that layer."""
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, num_layers=2), seed=3).eval()
+    weights, data = weights_hash(model), split_key(small)
+    files = precompute_model(model, "deep", small, weights, data, folder)
+    assert sorted(p.name for p in files) == sorted([f"deep.{f}.npz" for f in FILES] + ["deep.l0.statespace.npz"])
+    expected = {
+        layer: (compute("pca", model, small, layer), compute("statespace", model, small, 200, layer))
+        for layer in (0, 1)
+    }
+    assert np.abs(expected[0][0].components - expected[1][0].components).max() > 1e-3  # the layers differ
+    top = compute("statespace", model, small, 200)
+    np.testing.assert_array_equal(top.coords3, expected[1][1].coords3)
+    monkeypatch.setattr(precompute, "compute", _never)
+    for layer, args in ((0, (0,)), (1, (1,)), (1, ()), (1, (None,)), (1, (-1,)), (0, (-2,))):
+        pca, _ = load_precomputed("pca", weights, data, small, *args)
+        np.testing.assert_allclose(pca.components, expected[layer][0].components, err_msg=f"{args}")
+        space, _ = load_precomputed("statespace", weights, data, small, 200, *args)
+        ref = expected[layer][1]
+        np.testing.assert_allclose(space.coords3, ref.coords3, atol=2e-3 * max(1.0, np.abs(ref.coords3).max()))
+    assert load_precomputed("pca", weights, data, small, 2) is None  # no third layer
+
+
+def test_stacked_states_per_layer(small):
+    """`states` (the Neuron explorer's sample) of each layer are that layer's h from the trace."""
+    from lstmviz.trace import trace_batch
+
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, num_layers=3, cell="gru"), seed=4).eval()
+    idx, top = compute("states", model, small, 30)
+    tr = trace_batch(model, small.images.numpy()[idx])
+    for layer in (0, 1, 2):
+        _, states = compute("states", model, small, 30, layer)
+        np.testing.assert_allclose(states.h, tr.stack_h[layer], atol=1e-6)
+        assert states.c is None and np.array_equal(states.predictions, tr.logits.argmax(-1))
+    np.testing.assert_array_equal(top.h, compute("states", model, small, 30, 2)[1].h)

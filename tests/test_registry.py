@@ -81,7 +81,7 @@ def test_listing_checks_shapes_against_the_declared_config(user_dir):
     model = build_model(ModelConfig(hidden_size=16), seed=0)
     data = checkpoint_bytes(model, {})
     header_len = int.from_bytes(data[:8], "little")
-    header = data[8 : 8 + header_len].replace(b'\\"hidden_size\\": 16', b'\\"hidden_size\\": 8')
+    header = data[8 : 8 + header_len].replace(b'\\"hidden_size\\": 16', b'\\"hidden_size\\": 32')
     assert header != data[8 : 8 + header_len]
     user_dir.mkdir(parents=True)
     path = user_dir / "lying.safetensors"

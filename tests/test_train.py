@@ -235,11 +235,22 @@ def test_cli_rejects_bad_options(tmp_path, args, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_too_large_hidden_size_is_a_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--hidden-size", "100000"], "--hidden must be from 16 to 512, not 100000"),
+        (["--hidden", "8"], "--hidden must be from 16 to 512, not 8"),
+        (["--layers", "4"], "--layers must be from 1 to 3, not 4"),
+        (["--layers", "0"], "--layers must be from 1 to 3, not 0"),
+    ],
+)
+def test_cli_hidden_size_and_layers_outside_the_limits_are_clear_errors(tmp_path, capsys, args, words):
     from lstmviz.cli import main
 
-    assert main(["train", "--out", str(tmp_path / "y.safetensors"), "--hidden-size", "100000"]) == 2
-    assert capsys.readouterr().err.startswith("error: hidden_size must be an integer from 1 to 65536")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--out", str(tmp_path / "y.safetensors"), *args])
+    assert exc.value.code == 2
+    assert words in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -18,7 +18,7 @@ from lstmviz.jobs import JobSpec, _train_and_save
 from lstmviz.model import ModelConfig
 from lstmviz.train import hold_out, make_recipe, train
 
-TINY = ModelConfig(hidden_size=8, embed_size=8)
+TINY = ModelConfig(hidden_size=16, embed_size=8)
 CODE = 4096.0  # image i carries i / CODE in its top-left pixel (exact in float32)
 
 
@@ -151,7 +151,7 @@ def test_the_app_chooses_on_held_out_training_images_and_scores_on_unseen_test_d
     spec = JobSpec(
         preset="notebook",
         epochs=2,
-        hidden_size=8,
+        hidden_size=16,
         n_train=None,
         batch_size=50,
         eval_size=200,

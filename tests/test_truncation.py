@@ -303,7 +303,7 @@ def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
 
 
 def _with_layer(layer: torch.nn.Module):
-    model = build_model(ModelConfig(hidden_size=8, embed_size=8), seed=0)
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8), seed=0)
     model.rnn = layer
     return model
 

@@ -277,49 +277,53 @@ def _ablation_key(loaded: LoadedModel, split: Split) -> tuple[str, str]:
     return model_id(loaded), data_id(split)
 
 
-def ablation_entry(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult | None:
-    """The job or result for this model and test set: from memory, else from disk (never starts a computation)."""
-    key, reg = _ablation_key(loaded, split), _registry()
+def _layer_of(loaded: LoadedModel, layer: int | None) -> int:
+    return loaded.config.num_layers - 1 if layer is None else int(layer)
+
+
+def ablation_entry(loaded: LoadedModel, split: Split, layer: int | None = None) -> AblationJob | AblationResult | None:
+    """The job or result for this model, test set and layer (default: the top one): from memory, else from disk
+    (never starts a computation)."""
+    keys, reg = _ablation_key(loaded, split), _registry()
+    key = (*keys, _layer_of(loaded, layer))
     with reg["lock"]:
         entry = reg["entries"].get(key)
     if entry is None:
-        found = stored_ablation(loaded, split, key)
+        found = stored_ablation(loaded, split, keys, layer=key[2])
         if found is not None:
             with reg["lock"]:
                 entry = reg["entries"].setdefault(key, found)
     return entry
 
 
-def start_ablation(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult:
-    """Start the background computation unless one is running or done (one per model and test set)."""
-    key, reg = _ablation_key(loaded, split), _registry()
+def start_ablation(loaded: LoadedModel, split: Split, layer: int | None = None) -> AblationJob | AblationResult:
+    """Start the background computation unless one is running or done (one per model, test set and layer)."""
+    key, reg = (*_ablation_key(loaded, split), _layer_of(loaded, layer)), _registry()
     with reg["lock"]:
         entry = reg["entries"].get(key)
         if entry is None or (isinstance(entry, AblationJob) and entry.status()[3] is not None):
-            entry = reg["entries"][key] = AblationJob(loaded, split)
+            entry = reg["entries"][key] = AblationJob(loaded, split, layer=key[2])
     return entry
 
 
-def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, unit_key: str | None = None) -> None:
-    """The accuracy drop when each unit is silenced, over `split`; clicking a bar sets `unit_key` to that unit."""
+def render_unit_ablation(
+    loaded: LoadedModel, split: Split, key_prefix: str, unit_key: str | None = None, layer: int | None = None
+) -> None:
+    """The accuracy drop when each unit of one layer (default: the top one) is silenced, over `split`; clicking a
+    bar sets `unit_key` to that unit. In a stack the layers above the silenced one read its changed h."""
     p = key_prefix
     unit_key = unit_key or f"{p}unit"
-    if loaded.config.num_layers > 1:  # lstmviz.ablation runs one layer
-        st.info(
-            f"The unit ablation silences the units of a one-layer model; this model stacks "
-            f"{loaded.config.num_layers} layers, so it is not shown (it would read the first layer only).",
-            icon=":material/info:",
-        )
-        return
+    L, k = loaded.config.num_layers, _layer_of(loaded, layer)
+    where = f" of layer {k + 1}" if L > 1 else ""
     st.markdown(ABLATION_TEXT)
-    entry = ablation_entry(loaded, split)
+    entry = ablation_entry(loaded, split, k)
     if entry is None:
         H = loaded.config.hidden_size
         st.button(
-            f"Silence each of the {H} units in turn over {len(split)} test digits",
+            f"Silence each of the {H} units{where} in turn over {len(split)} test digits",
             key=_k(p, "ablation_start"),
             on_click=start_ablation,
-            args=(loaded, split),
+            args=(loaded, split, k),
             icon=":material/play_arrow:",
             help="Runs once per model in the background (a few minutes for 128 units on a small server); "
             "the result is stored on disk.",
@@ -335,12 +339,12 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
             _, _, result, error = job.status()
     if error is not None:
         st.error(f"The unit ablation could not be computed: {error}")
-        st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split))
+        st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split, k))
         return
     if result is None:
         poll_jobs(
             {"": job},
-            f"Silencing each of {loaded.config.hidden_size} units over {len(split)} test digits (first time only)",
+            f"Silencing each of {loaded.config.hidden_size} units{where} over {len(split)} test digits (first time only)",
         )
         return
     sort = st.radio(
@@ -372,5 +376,6 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
         line += f" Unit {selected}: {100 * result.drop[selected]:+.2f} points (rank {rank} of {result.n_units})."
     st.markdown(line)
     st.caption(
-        f"Over {result.n} test digits. Each bar is one unit silenced alone; the orange bar is the unit shown above."
+        f"Over {result.n} test digits. Each bar is one unit{where} silenced alone; the highlighted bar is the unit "
+        "shown above."
     )

@@ -42,12 +42,12 @@ def layer_select(n_layers: int, key: str, container=None, help: str | None = Non
 
 
 def layer_result(what: str, loaded: LoadedModel, split: Split, layer: int, *args: object) -> Result:
-    """`model_result(what, …)` for one layer: the plain result (shipped precomputed for the shipped models) for the
-    top layer, which the readout reads; "layer_<what>" (computed on first use) for a lower layer of a stack.
-    Returns a cache.Result (value, full, precomputed)."""
+    """`result_info(what, …)` of one layer's states (a `layered` computation of lstmviz.precompute): for the top
+    layer, which the readout reads, the plain call (the one-layer name, shipped precomputed for the shipped
+    models); for a lower layer of a stack the layer as the last argument. Returns a cache.Result."""
     if layer == loaded.config.num_layers - 1:
         return result_info(what, loaded, split, *args)
-    return result_info(f"layer_{what}", loaded, split, *args, int(layer))
+    return result_info(what, loaded, split, *args, int(layer))
 
 
 def layer_key(key_prefix: str) -> str:
