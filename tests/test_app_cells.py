@@ -76,7 +76,7 @@ def test_four_models_overlaid(cells_page, tiny_models, test_split):
     assert list(bar["x"]) == names
     accs = [accuracy(models[c], test_split) for c in KEYS]
     np.testing.assert_allclose(decode(bar["y"]), accs, atol=1e-6)
-    table = at.dataframe(key="cells_table").value
+    (table,) = [d.value for d in at.dataframe]
     assert list(table["layers"]) == [1, 2, 1, 1]
     assert list(table["parameters"]) == [f"{models[c].n_params():,}" for c in KEYS]
 
