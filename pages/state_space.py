@@ -32,10 +32,10 @@ SEPARATION = (
     "average position of each colour): the better the classes are separated, the more guesses are right. "
     "In all {H} dimensions the classes end up almost perfectly apart; the flat picture above keeps only "
     "{kept:.0%} of the spread, so some classes overlap there. The dashed line is what the network itself answers "
-    "after *t* rows (its readout `Linear(h)`)."
+    "after *t* rows (its readout `Linear(h)`{top})."
 )
 METHOD = (
-    "The PCA axes are fitted **once per model**, on the states of all 28 steps of a fixed, class-balanced set of "
+    "The PCA axes are fitted **once per model**{per_layer}, on the states of all 28 steps of a fixed, class-balanced set of "
     "{fit} test digits (numpy SVD; each axis' sign is fixed so the picture is the same every time). The sample you "
     "choose is then projected on those axes, so changing its size does not turn the picture. The classes are "
     "balanced: about a tenth of the sample for each digit. The separation chart also gives the between-class / "
@@ -108,9 +108,15 @@ def page() -> None:
     }
     readout = step_accuracy(space.predictions, space.labels)
     st.plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation", config=CHART_CONFIG)
-    st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))
+    top = "" if n_layers == 1 else " of the top layer, whichever layer is shown"
+    st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum()), top=top))
     with st.expander("How is this computed?"):
-        st.markdown(METHOD.format(fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1]))
+        per_layer = "" if n_layers == 1 else " and layer"
+        st.markdown(
+            METHOD.format(
+                fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1], per_layer=per_layer
+            )
+        )
 
 
 page()
