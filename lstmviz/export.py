@@ -146,9 +146,25 @@ def trace_arrays(trace: Trace, image: np.ndarray | None = None) -> dict[str, np.
 
 
 def trace_npz(trace: Trace, image: np.ndarray | None = None) -> bytes:
-    """`trace_arrays` as a compressed .npz file (np.load(..., allow_pickle=False) reads it)."""
+    """`trace_arrays` as a compressed .npz file (np.load(..., allow_pickle=False) reads it), with `layer` (the
+    0-based layer whose h, c and gates these are) and `n_layers`; a stacked model's file also holds every
+    layer: stack_h, stack_c, stack_gate_<name> (L, T, H)."""
+    stack = {}
+    if trace.n_layers > 1:
+        stack["stack_h"] = np.asarray(trace.stack_h, np.float32)
+        if trace.stack_c is not None:
+            stack["stack_c"] = np.asarray(trace.stack_c, np.float32)
+        for name, v in trace.stack_gates.items():
+            stack[f"stack_gate_{name}"] = np.asarray(v, np.float32)
     buf = io.BytesIO()
-    np.savez_compressed(buf, cell=np.array(trace.cell), **trace_arrays(trace, image))
+    np.savez_compressed(
+        buf,
+        cell=np.array(trace.cell),
+        layer=np.int64(trace.layer),
+        n_layers=np.int64(trace.n_layers),
+        **trace_arrays(trace, image),
+        **stack,
+    )
     return buf.getvalue()
 
 

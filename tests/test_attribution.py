@@ -181,3 +181,23 @@ def test_figure_aligns_bars_with_rows(shipped, digits):
     assert len(row_attribution_figure(image, res.rows).data) == 2
     with pytest.raises(ValueError, match="row scores"):
         row_attribution_figure(image, res.rows[:10])
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_attribution_of_a_stacked_model(digits, layers):
+    """Both methods run the model's own torch module: occlusion equals the manual loop and integrated gradients
+    add up for a stacked model too."""
+    model = build_model(ModelConfig(cell="lstm", hidden_size=16, embed_size=20, num_layers=layers), seed=5)
+    with torch.no_grad():
+        model.proj.weight.mul_(3.0)
+        model.head.weight.mul_(8.0)
+    model.eval()
+    image = digits[0][1]
+    got = occlusion(model, image, 4, "logit")
+    full = _score(model, image[None], 4, "logit")[0]
+    covered = np.repeat(image[None], 28, 0)
+    covered[np.arange(28), np.arange(28)] = 0.0
+    np.testing.assert_allclose(got.rows, full - _score(model, covered, 4, "logit"), atol=1e-5, rtol=0)
+    res = integrated_gradients(model, image, 4, "logit", tolerance=1e-5)
+    delta = res.value - res.baseline_value
+    assert abs(delta) > 1e-3 and abs(res.gap) <= 1e-5 * max(1.0, abs(delta))

@@ -87,3 +87,17 @@ def test_explorer_download_area_makes_the_gif(open_page):
     assert not [b for b in at.button if b.key == "exp_export_make"]  # made once per digit
     for name in ("png", "svg", "csv", "npz"):
         assert [d for d in at.get("download_button") if f"exp_export_{name}" in d.proto.id], name
+
+
+def test_npz_of_a_stacked_trace_holds_every_layer(test_split):
+    from lstmviz.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(hidden_size=16, embed_size=16, num_layers=2), seed=0)
+    trace = trace_image(model, test_split.images[0].numpy()).at_layer(0)
+    npz = np.load(io.BytesIO(export.trace_npz(trace)), allow_pickle=False)
+    assert int(npz["layer"]) == 0 and int(npz["n_layers"]) == 2
+    np.testing.assert_array_equal(npz["h"], trace.stack_h[0])  # the layer shown
+    np.testing.assert_array_equal(npz["stack_h"], trace.stack_h)
+    np.testing.assert_array_equal(npz["stack_c"], trace.stack_c)
+    np.testing.assert_array_equal(npz["stack_gate_forget"], trace.stack_gates["forget"])
+    assert "h_15" in export.trace_csv(trace).split("\n")[0]

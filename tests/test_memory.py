@@ -143,3 +143,16 @@ def test_figures():
     np.testing.assert_allclose(fig.data[2].y, np.geomspace(1e-3, 1, 28))
     assert fig.data[0].line.color == fig.data[2].line.color == "#111111" and fig.data[2].line.dash == "dash"
     assert len(sensitivity_figure(trained).data) == 2
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_sensitivity_of_a_stacked_model_is_its_jacobian_norm(test_split, layers):
+    """The sensitivity runs the model's own torch module, so it sees every layer of a stack."""
+    model = small("gru", num_layers=layers)
+    images = test_split.images[:3]
+    got = row_sensitivity(model, images)
+    for n in range(3):
+        jac = torch.autograd.functional.jacobian(lambda x: model(x[None])[0], images[n])  # (10, 28, 28)
+        np.testing.assert_allclose(got[n], jac.double().pow(2).sum(dim=(0, 2)).sqrt().numpy(), rtol=1e-4, atol=1e-9)
+    fresh = untrained_like(model.config)
+    assert fresh.rnn.num_layers == layers and fresh.config == model.config

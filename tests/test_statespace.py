@@ -98,7 +98,7 @@ def test_collect_states_matches_torch_nn(cell, small_test):
     images = small_test[0][:40]
     states = collect_states(model, images, batch_size=16)  # several batches
     h, c = torch_steps(model, images)
-    assert states.h.shape == (40, 28, 12)
+    assert states.h.shape == (40, 28, 16)
     np.testing.assert_allclose(states.h, h, atol=1e-5)
     assert states.predictions.shape == (40, 28)
     with torch.no_grad():
@@ -107,11 +107,57 @@ def test_collect_states_matches_torch_nn(cell, small_test):
     np.testing.assert_array_equal(states.predictions, logits.argmax(-1).numpy())
     np.testing.assert_array_equal(states.predictions[:, -1], last.argmax(-1).numpy())
     if cell == "lstm":
-        assert c is not None and c.shape == (40, 28, 12)
+        assert c is not None and c.shape == (40, 28, 16)
         np.testing.assert_allclose(states.c, c, atol=1e-5)
         assert np.abs(c).max() > 1.0  # c is not bounded like h: a real test of the cell state
     else:
         assert states.c is None
+
+
+def torch_layer_steps(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every layer's h and (LSTM) c at every step, (L, N, T, H), read off torch's own stacked module's state
+    (h_n, c_n hold every layer), fed the projected rows one step at a time."""
+    import torch
+
+    lstm = model.config.cell == "lstm"
+    with torch.no_grad():
+        xp = model.proj(torch.as_tensor(images))  # (N, T, P)
+        hs, cs, state = [], [], None
+        for t in range(xp.shape[1]):
+            _, state = model.rnn(xp[:, t : t + 1], state)  # state (L, N, H) (an LSTM: a pair)
+            hs.append(state[0] if lstm else state)
+            if lstm:
+                cs.append(state[1])
+    return torch.stack(hs, 2).numpy(), torch.stack(cs, 2).numpy() if cs else None
+
+
+@pytest.mark.parametrize(("cell", "layers"), [("lstm", 2), ("gru", 3), ("rnn", 2)])
+def test_collect_states_of_every_layer_matches_torch_nn(cell, layers, small_test):
+    import torch
+
+    model = build_model(ModelConfig(hidden_size=16, embed_size=8, cell=cell, num_layers=layers), seed=1)
+    with torch.no_grad():
+        for p in model.rnn.parameters():
+            p.mul_(3.0)
+    images = small_test[0][:24]
+    h, c = torch_layer_steps(model, images)  # (L, N, T, H)
+    top = collect_states(model, images, batch_size=10)
+    for k in range(layers):
+        states = collect_states(model, images, batch_size=10, layer=k)
+        np.testing.assert_allclose(states.h, h[k], atol=1e-5, err_msg=f"layer {k}")
+        if cell == "lstm":
+            np.testing.assert_allclose(states.c, c[k], atol=1e-5, err_msg=f"layer {k}")
+        np.testing.assert_array_equal(states.predictions, top.predictions)  # the readout reads the top layer
+    np.testing.assert_array_equal(top.h, collect_states(model, images, batch_size=10, layer=layers - 1).h)
+    assert np.abs(h[0] - h[-1]).max() > 0.05
+    images_all, labels = small_test
+    low = state_space(model, images_all, labels, n=40, layer=0)
+    high = state_space(model, images_all, labels, n=40)
+    h0 = collect_states(model, images_all[low.indices], layer=0).h
+    np.testing.assert_allclose(low.coords3, (h0.astype(np.float64) - low.pca.mean) @ low.pca.components.T, atol=1e-4)
+    assert np.abs(low.pca.mean - high.pca.mean).max() > 1e-3  # each layer has its own axes
+    with pytest.raises(ValueError, match="layer"):
+        collect_states(model, images, layer=layers)
 
 
 def test_state_space_shapes_and_projection(tiny_model, small_test):
