@@ -92,7 +92,7 @@ def test_cells_without_c_work(cell, sample):
     top = top_digits(values, 3)
     assert values[top.positions[0]].max() == values.max()
     with pytest.raises(ValueError):
-        unit_values(states.h, 16)  # units 0..15
+        unit_values(states.h, 16)
 
 
 def test_unit_from_selection_reads_streamlits_event():

@@ -243,3 +243,30 @@ def test_stacked_states_per_layer(small):
         np.testing.assert_allclose(states.h, tr.stack_h[layer], atol=1e-6)
         assert states.c is None and np.array_equal(states.predictions, tr.logits.argmax(-1))
     np.testing.assert_array_equal(top.h, compute("states", model, small, 30, 2)[1].h)
+
+
+def test_precompute_command_on_a_stacked_model(tmp_path, test_split, monkeypatch):
+    """Every layer's state space and ablation are written; the truncation curves equal the reference loop's
+    (the fast path refuses a stack on a branch without its stacked version: the command falls back)."""
+    import torch
+
+    from lstmviz import cli
+    from lstmviz import data as data_module
+    from lstmviz.checkpoint import save_checkpoint
+    from lstmviz.truncation import CACHE_ENV_VAR, naive_truncation
+
+    small = test_split.subset(40)
+    monkeypatch.setattr(data_module, "load_split", lambda train=False, data_dir=None: small)
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    model = build_model(ModelConfig(cell="gru", hidden_size=16, embed_size=16, num_layers=2), seed=6).eval()
+    ckpt = save_checkpoint(tmp_path / "deep.safetensors", model, {})
+    out = tmp_path / "pre"
+    assert cli.main(["precompute", str(ckpt), "--out", str(out)]) == 0
+    names = {f"deep.{f}.npz" for f in (*FILES, "truncation", "ablation")} | {"deep.l0.statespace.npz"}
+    assert {p.name for p in out.iterdir()} == names | {"deep.ablation.l0.npz"}
+    with torch.no_grad():
+        reference = naive_truncation(model, small)
+    with np.load(out / "deep.truncation.npz") as f:
+        assert str(f["weights"]) == weights_hash(model) and str(f["data"]) == split_key(small)
+        for mode in truncation.MODES:
+            assert np.array_equal(f[f"pred_{mode}"], reference.predictions[mode]), mode
