@@ -215,6 +215,12 @@ def second_layer_text(one: Facts, two: Facts, k: int = PROBE_K, level: float = P
     if MEMORY_MODE in one.curves and MEMORY_MODE in two.curves:
         p1, p2 = np.asarray(one.curves[MEMORY_MODE]), np.asarray(two.curves[MEMORY_MODE])
         r1, r2 = rows_needed(p1, level), rows_needed(p2, level)
+        mem_noise = noise_level((p1[k - 1] + p2[k - 1]) / 2, min(one.n_test, two.n_test))
+        memory = (
+            "about the same memory of the early rows"
+            if abs(p2[k - 1] - p1[k - 1]) < mem_noise
+            else ("a longer" if p2[k - 1] > p1[k - 1] else "a shorter") + " memory of the early rows"
+        )
         parts.append(
             f"Remembering the top {k} rows through {28 - k} blank steps: {p2[k - 1]:.1%} against {p1[k - 1]:.1%} "
             f"({_points(p2[k - 1], p1[k - 1])}); rows needed for {level:.0%}: {r2 or 'never'} against "
@@ -226,4 +232,10 @@ def second_layer_text(one: Facts, two: Facts, k: int = PROBE_K, level: float = P
         f"Row 1 weighs {s2:.1g} of the most influential row in its answer, against {s1:.1g}: the stack leans "
         f"{more} on the first rows."
     )
+    if MEMORY_MODE in one.curves and MEMORY_MODE in two.curves:
+        gain = "no measurable gain in accuracy" if abs(diff) < noise else ("a gain" if diff > 0 else "a loss")
+        gain += "" if abs(diff) < noise else " in accuracy beyond the noise"
+        parts.append(
+            f"In short, on these digits: {two.params / max(one.params, 1):.1f}× the parameters, {gain}, {memory}."
+        )
     return " ".join(parts)

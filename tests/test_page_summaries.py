@@ -168,5 +168,9 @@ def test_second_layer_text_states_the_measurements():
     assert f"ahead at {ahead} of the 28 k's" in text
     assert f"{occ2[17]:.1%} against {occ1[17]:.1%}" in text
     assert "leans more on the first rows" in text
+    # occlusion at 18 rows: 0.3 + 0.69*17/27 vs 0.2 + 0.78*17/27, 4.3 points apart: beyond the noise
+    assert (
+        "In short, on these digits: 1.5× the parameters, a gain in accuracy beyond the noise, a longer memory" in text
+    )
     close = second_layer_text(one, Facts(0.9805, 150_000, {}, sens1, 10_000))
     assert "within the noise of 10,000 test digits" in close and "early readout" not in close
