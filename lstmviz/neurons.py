@@ -102,3 +102,71 @@ def unit_from_selection(selection: Mapping[str, Any] | None) -> int | None:
         except (TypeError, ValueError):
             continue
     return None
+
+
+# ---------------------------------------------------------------- what the Neuron explorer page states
+
+
+def class_average(states: np.ndarray, labels: np.ndarray, cls: int) -> np.ndarray:
+    """The average state (T, H) of the digits of one class out of states (N, T, H); zeros if none."""
+    s = np.asarray(states)
+    members = s[np.asarray(labels) == cls]  # (n_c, T, H)
+    return members.mean(0) if members.shape[0] else np.zeros(s.shape[1:], dtype=s.dtype)
+
+
+def colour_limit(states: np.ndarray, name: str) -> float:
+    """The map's symmetric colour range: ±1 for h and the gates (squashed), for c (not squashed) its
+    largest |value| rounded up to a tenth, at least 1."""
+    if name != "c":
+        return 1.0
+    return max(1.0, float(np.ceil(np.abs(np.asarray(states)).max() * 10) / 10))
+
+
+def band_limits(profile: ClassProfile, band: str) -> tuple[np.ndarray, np.ndarray]:
+    """The spread band (lower, upper), each (C, T): "quartiles" (25-75 %) or "std" (mean ± 1 std)."""
+    if band == "quartiles":
+        return profile.q25, profile.q75
+    if band == "std":
+        return profile.mean - profile.std, profile.mean + profile.std
+    raise ValueError(f"band must be 'quartiles' or 'std', not {band!r}")
+
+
+@dataclass
+class UnitSummary:
+    """The numbers the page states about one unit over the sample: its mean, the classes whose average is
+    highest and lowest at the last step (and those averages), the three rows where it moves most (sorted,
+    1-based), the widest span of the class averages over the steps, and the mean |change| per step (T,)."""
+
+    mean: float
+    high_class: int
+    high_value: float
+    low_class: int
+    low_value: float
+    busiest: list[int]
+    spread: float
+    changes: np.ndarray
+
+
+def unit_summary(values: np.ndarray, profile: ClassProfile, n_busiest: int = 3) -> UnitSummary:
+    """UnitSummary of one unit's activity values (N, T), whose class_profile is `profile`."""
+    final = profile.mean[:, -1]  # (C,)
+    spread = np.nanmax(profile.mean, 1) - np.nanmin(profile.mean, 1)  # (C,)
+    changes = mean_step_changes(values)  # (T,)
+    busiest = np.argsort(-changes, kind="stable")[:n_busiest] + 1
+    return UnitSummary(
+        mean=float(np.asarray(values).mean()),
+        high_class=int(np.nanargmax(final)),
+        high_value=float(np.nanmax(final)),
+        low_class=int(np.nanargmin(final)),
+        low_value=float(np.nanmin(final)),
+        busiest=sorted(int(r) for r in busiest),
+        spread=float(np.nanmax(spread)),
+        changes=changes,
+    )
+
+
+def top_titles(indices: np.ndarray, labels: np.ndarray, top: TopDigits) -> list[str]:
+    """A title per top digit: its test index, true class, peak value and the row of the peak."""
+    return [
+        f"#{i}: a {labels[i]}<br>{v:+.2f} at row {s}" for i, v, s in zip(indices, top.values, top.steps, strict=True)
+    ]

@@ -7,22 +7,23 @@ from lstmviz.ui import links as view_links
 from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import current_model, ensure_navigation, try_split
-from lstmviz.ui.models import describe_architecture, model_summary
+from lstmviz.ui.models import describe_architecture, model_summary, model_title
 
 ensure_navigation()
 
 
 def page() -> None:
-    st.title("An LSTM reads a digit, one row at a time")
     loaded = current_model()
+    st.title(f"{model_title(loaded.config)} reads a digit, one row at a time")
     view_links.sync("home")
     st.markdown(describe_architecture(loaded.config))
     summary = model_summary(loaded)
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("Test accuracy", summary["accuracy"])
     cols[1].metric("Cell", summary["cell"])
-    cols[2].metric("Hidden units", summary["hidden"])
-    cols[3].metric("Parameters", summary["params"])
+    cols[2].metric("Layers", summary["layers"], help="stacked recurrent layers; the readout reads the top one")
+    cols[3].metric("Hidden units", summary["hidden"], help="per layer" if loaded.config.num_layers > 1 else None)
+    cols[4].metric("Parameters", summary["params"])
     with st.expander("Model config and training recipe"):
         st.json(
             {"config": loaded.config.to_dict(), "metrics": {k: v for k, v in loaded.metrics.items() if k != "history"}}
@@ -54,7 +55,7 @@ def page() -> None:
             "pages/cells.py",
             "Cell comparison",
             ":material/compare:",
-            "LSTM vs GRU vs plain RNN: who remembers the early rows",
+            "LSTM (one and two layers) vs GRU vs plain RNN: who remembers the early rows",
         ),
         (
             "pages/train.py",

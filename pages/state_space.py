@@ -6,16 +6,17 @@ import streamlit as st
 from lstmviz.figures.statespace import separation_figure, trajectories_figure
 from lstmviz.statespace import FIT_SAMPLE, step_accuracy
 from lstmviz.ui import links
-from lstmviz.ui.cache import cached_figure, result_info
+from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation, get_split
+from lstmviz.ui.layers import layer_name, layer_result, layer_select
 
 ensure_navigation()
 
 SIZES = (200, 500, 1000, 2000)
 
 INTRO = (
-    "After each row the network's memory is a list of **{H} numbers**, the hidden state *h*. Every digit therefore "
+    "After each row the memory of {where} is a list of **{H} numbers**, the hidden state *h*. Every digit therefore "
     "traces a **path through a {H}-dimensional space**, one point per row read. We cannot draw {H} dimensions, so "
     "we turn the space until the view is as spread out as possible (**PCA**, principal component analysis) and look "
     "at its 2 or 3 widest directions. Each dot is one test digit, coloured by its true class."
@@ -31,10 +32,10 @@ SEPARATION = (
     "average position of each colour): the better the classes are separated, the more guesses are right. "
     "In all {H} dimensions the classes end up almost perfectly apart; the flat picture above keeps only "
     "{kept:.0%} of the spread, so some classes overlap there. The dashed line is what the network itself answers "
-    "after *t* rows (its readout `Linear(h)`)."
+    "after *t* rows (its readout `Linear(h)`{top})."
 )
 METHOD = (
-    "The PCA axes are fitted **once per model**, on the states of all 28 steps of a fixed, class-balanced set of "
+    "The PCA axes are fitted **once per model**{per_layer}, on the states of all 28 steps of a fixed, class-balanced set of "
     "{fit} test digits (numpy SVD; each axis' sign is fixed so the picture is the same every time). The sample you "
     "choose is then projected on those axes, so changing its size does not turn the picture. The classes are "
     "balanced: about a tenth of the sample for each digit. The separation chart also gives the between-class / "
@@ -47,8 +48,9 @@ def page() -> None:
     loaded = current_model()
     test = get_split(train=False)
     links.sync("state_space", n_test=len(test))
-    H = loaded.config.hidden_size
-    st.markdown(INTRO.format(H=H))
+    H, n_layers = loaded.config.hidden_size, loaded.config.num_layers
+    layer = layer_select(n_layers, "space_layer")
+    st.markdown(INTRO.format(H=H, where=layer_name(layer, n_layers) or "the network"))
 
     c_n, c_dims, c_tail, c_idx = st.columns([2, 1.2, 1.5, 1.5], vertical_alignment="bottom")
     n = c_n.select_slider("Test digits in the picture", SIZES, value=500, key="space_n")
@@ -58,11 +60,11 @@ def page() -> None:
     index = int(c_idx.number_input(f"Highlight test digit (0–{last})", 0, last, 0, key="space_index"))
     dims = 3 if view == "3-D" else 2
 
-    found = result_info("statespace", loaded, test, int(n))
+    found = layer_result("statespace", loaded, test, layer, int(n))
     space = found.value
     if found.full:
         st.caption("The sample's points and the PCA axes are the full test set's (precomputed for this model).")
-    trace = cached_trace(loaded, test.images[index].numpy())
+    trace = cached_trace(loaded, test.images[index].numpy()).at_layer(layer)
     path = space.pca.project(trace.h, dims)  # (T, dims)
     label, prediction = int(test.labels[index]), int(trace.prediction)
 
@@ -106,9 +108,15 @@ def page() -> None:
     }
     readout = step_accuracy(space.predictions, space.labels)
     plotly_chart(cached_figure(separation_figure, curves, readout), key="space_fig_separation")
-    st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum())))
+    top = "" if n_layers == 1 else " of the top layer, whichever layer is shown"
+    st.caption(SEPARATION.format(H=H, kept=float(ratio[:dims].sum()), top=top))
     with st.expander("How is this computed?"):
-        st.markdown(METHOD.format(fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1]))
+        per_layer = "" if n_layers == 1 else " and layer"
+        st.markdown(
+            METHOD.format(
+                fit=FIT_SAMPLE, ratio=space.separation["h"].ratio[-1], ratio2=sep.ratio[-1], per_layer=per_layer
+            )
+        )
 
 
 page()

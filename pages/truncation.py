@@ -1,6 +1,5 @@
 """Truncation: how test accuracy falls as each digit is cut short to its first k rows."""
 
-import numpy as np
 import streamlit as st
 
 from lstmviz.data import Split
@@ -12,6 +11,7 @@ from lstmviz.figures.truncation import (
     per_class_figure,
     seen_strip,
 )
+from lstmviz.summaries import class_examples, decision_text, mode_gap
 from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure
@@ -33,12 +33,6 @@ EXPLAIN = {
 }
 
 
-def _examples(test: Split) -> np.ndarray:
-    """The first test digit of each class 0..9 (indices)."""
-    labels = test.labels.numpy()
-    return np.array([np.flatnonzero(labels == c)[0] for c in range(10) if (labels == c).any()], dtype=np.int64)
-
-
 def show(result: TruncationResult, test: Split) -> None:
     """Controls and every figure, for a finished result."""
     left, right = st.columns([2, 3], vertical_alignment="bottom")
@@ -56,7 +50,7 @@ def show(result: TruncationResult, test: Split) -> None:
 
     curves = {m: result.accuracy[m] for m in MODES}
     plotly_chart(cached_figure(curves_figure, curves, k=k, published=PUBLISHED), key="trunc_fig_curves", tools=True)
-    gap = float(np.max(np.abs(result.accuracy["notebook"] - result.accuracy["early"])))
+    gap = mode_gap(result.accuracy["notebook"], result.accuracy["early"])
     st.caption(
         f"With {PUBLISHED[0]} rows this model scores {result.accuracy['notebook'][PUBLISHED[0] - 1]:.1%} in notebook "
         f"mode, against the notebook's published {PUBLISHED[1]:.1%}. Notebook mode and early readout differ by at "
@@ -83,7 +77,7 @@ def show(result: TruncationResult, test: Split) -> None:
     )
 
     st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
-    idx = _examples(test)
+    idx = class_examples(test.labels.numpy())
     seen = as_seen(test.images[idx].numpy(), k, mode)
     plotly_chart(
         cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
@@ -97,13 +91,7 @@ def show(result: TruncationResult, test: Split) -> None:
 
     st.subheader("Rows needed to decide")
     steps = result.decision_step[mode]
-    decided = steps[steps > 0]
-    st.markdown(
-        f"The **rows needed to decide** a digit: the first k from which the answer ({SHORT[mode]}) is right and "
-        "stays right for every larger k. "
-        + (f"Half of the decided digits are decided by **{int(np.median(decided))} rows**; " if decided.size else "")
-        + f"**{int((steps < 1).sum())}** of {result.n} are never decided (wrong with all 28 rows)."
-    )
+    st.markdown(decision_text(steps, SHORT[mode]))
     plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision", tools=True)
 
 

@@ -262,6 +262,31 @@ def test_anatomy_uses_the_traces_real_shapes(cell):
     assert np.asarray(fig.data[4].z).shape == (16, 2 if cell == "lstm" else 1)
 
 
+@pytest.mark.parametrize("n_layers", [2, 3])
+def test_anatomy_draws_the_stack_with_its_shapes(n_layers):
+    """Linear 28→P, layer 1 P→H, layer 2 H→H, …, Linear H→10: a panel per layer holding that layer's h."""
+    model = build_model(ModelConfig(hidden_size=16, embed_size=24, num_layers=n_layers), seed=1)
+    image = np.random.default_rng(6).uniform(0, 1, (28, 28)).astype(np.float32)
+    trace = trace_image(model, image).at_layer(0)  # whatever layer a view shows, the anatomy draws them all
+    stages = S.anatomy_stages(image, trace)
+    names = [s.name for s in stages]
+    layers = [f"LSTM layer {k}: h" for k in range(1, n_layers + 1)]
+    assert names == ["image", "rows", "projected", *layers, "final state (h, c)", "logits", "probabilities"]
+    meaning = {s.name: s.meaning for s in stages}
+    assert "(24 projected numbers→16)" in meaning["LSTM layer 1: h"]
+    assert all(f"(h of layer {k - 1} (16 numbers)→16)" in meaning[f"LSTM layer {k}: h"] for k in range(2, n_layers + 1))
+    assert "Linear(16→10) on the last h of the top layer" in meaning["logits"]
+    fig = S.anatomy_figure(image, trace)
+    titles = [a.text for a in fig.layout.annotations if a.text != "➜"]
+    assert len(titles) == len(stages) == len(fig.data)
+    for k in range(n_layers):  # panel 4 + k is layer k + 1's h, steps x units
+        np.testing.assert_allclose(np.asarray(fig.data[3 + k].z), trace.stack_h[k], atol=1e-6)
+        assert titles[3 + k] == f"<b>LSTM layer {k + 1}: h</b><br>28 × 16"
+    final = np.asarray(fig.data[3 + n_layers].z)  # the top layer's last h (and c, scaled)
+    np.testing.assert_allclose(final[:, 0], trace.stack_h[-1, -1], atol=1e-6)
+    assert np.allclose(fig.data[-1].x, trace.probs[-1])
+
+
 def test_columns_cover_the_width_in_order():
     domains = S.columns([1, 2, 1], gap=0.05)
     assert domains[0][0] == 0.0 and domains[-1][1] == pytest.approx(1.0)

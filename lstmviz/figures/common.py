@@ -32,6 +32,8 @@ CLASS_COLORS = (
 MODE_COLORS = {"notebook": "#283593", "early": "#c98a00", "occlusion": "#00897b"}
 # The recurrent cell types (lstmviz.model.CELLS).
 CELL_COLORS = {"lstm": "#ad1457", "gru": "#6200ea", "rnn": "#1b5e20"}
+# The Cell comparison's models: the cells above and the shipped 2-layer LSTM (a lighter LSTM pink).
+COMPARE_COLORS = {**CELL_COLORS, "lstm-2layer": "#ff4081"}
 # The selected unit, the peak row: what the reader picked.
 MARK = "#d500f9"
 # Other named curves in one chart (e.g. the state space's separation curves), in order.
@@ -39,7 +41,7 @@ SERIES_COLORS = ("#827717", "#1de9b6")
 PALETTES = {
     "class": CLASS_COLORS,
     "mode": tuple(MODE_COLORS.values()),
-    "cell": tuple(CELL_COLORS.values()),
+    "cell": tuple(COMPARE_COLORS.values()),
     "mark": (MARK,),
     "series": SERIES_COLORS,
 }

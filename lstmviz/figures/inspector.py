@@ -95,8 +95,15 @@ def equation_lines(us: UnitStep) -> list[str]:
 
 
 def legend_line(us: UnitStep) -> str:
-    """How the 'row' part splits: pixels through the projection, plus the projection bias's share (LaTeX)."""
+    """How the 'row' part splits: pixels through the projection, plus the projection bias's share (LaTeX).
+    Above layer 0 the input is the layer below's h: its part is the sum of those units' pushes."""
     g = next(iter(us.gates.values()))
+    if g.pixel_push is None:
+        below = us.layer  # layers counted from 1 in words: layer `us.layer` is the one below layer us.layer + 1
+        return (
+            rf"	ext{{input part of }}{g.symbol}:\ W_{{ih}}\,h^{{(	ext{{layer }}{below})}}_t = "
+            rf"\sum_j W_{{ih,j}}\,h^{{({below})}}_{{t,j}} = {_n(g.from_input)}"
+        )
     return (
         rf"\text{{row part of }}{g.symbol}:\ W_{{ih}}\tilde x_t = \underbrace{{{_n(float(g.pixel_push.sum()))}}}"
         rf"_{{\sum_j w^{{\text{{eff}}}}_j x_{{t,j}}}}\ \underbrace{{{_n(g.proj_bias)}}}_{{W_{{ih}}b_{{\text{{proj}}}}}}"
@@ -166,8 +173,14 @@ def pixel_strip_figure(us: UnitStep, show: str = "push", height: int | None = No
     return fig
 
 
-def top_hidden_figure(us: UnitStep, k: int = 5, height: int = 260) -> go.Figure:
-    """For each gate, the k units j of h_{t−1} whose W_hh[unit, j]·h_{t−1}[j] is largest in size."""
+def top_hidden_figure(us: UnitStep, k: int = 5, height: int = 260, source: str = "hidden") -> go.Figure:
+    """For each gate, the k units j of h_{t−1} whose W_hh[unit, j]·h_{t−1}[j] is largest in size; with
+    source="input" (a layer above the first of a stack), the k units j of the layer below, at the same step,
+    whose W_ih[unit, j]·h_t[j] is largest."""
+    if source not in ("hidden", "input"):
+        raise ValueError(f"source must be 'hidden' or 'input', not {source!r}")
+    below = source == "input"
+    values = us.x_in if below else us.h_prev_all
     gates = list(us.gates.values())
     fig = make_subplots(
         rows=1,
@@ -176,10 +189,10 @@ def top_hidden_figure(us: UnitStep, k: int = 5, height: int = 260) -> go.Figure:
         horizontal_spacing=0.08,
     )
     for col, g in enumerate(gates, start=1):
-        top = g.top_hidden(k)
+        top = g.top_input(k) if below else g.top_hidden(k)
         units = [j for j, _ in top][::-1]
         push = np.array([v for _, v in top][::-1], dtype=np.float64)
-        h_prev = us.h_prev_all[units] if us.h_prev_all is not None and units else np.zeros(len(units))
+        h_prev = values[units] if values is not None and units else np.zeros(len(units))
         w = np.divide(push, h_prev, out=np.zeros_like(push), where=h_prev != 0)
         fig.add_trace(
             go.Bar(
@@ -199,9 +212,14 @@ def top_hidden_figure(us: UnitStep, k: int = 5, height: int = 260) -> go.Figure:
         height=height,
         margin=dict(l=10, r=10, t=50, b=10),
         font=FONT,
-        title=dict(text=f"Units of h at step {us.step - 1} that move unit {us.unit} most", x=0.01),
+        title=dict(
+            text=f"Units of layer {us.layer} (below) at step {us.step} that move unit {us.unit} most"
+            if below
+            else f"Units of h at step {us.step - 1} that move unit {us.unit} most",
+            x=0.01,
+        ),
     )
-    if us.step == 1:
+    if us.step == 1 and not below:
         fig.add_annotation(
             text="step 1: h₀ = 0, nothing comes from the previous state",
             showarrow=False,

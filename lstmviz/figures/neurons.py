@@ -19,6 +19,14 @@ DIVERGING = "RdBu_r"  # blue < 0 < red, as on the explorer
 PICK_ALPHA = 0.01  # the click targets over the heatmap cells are all but invisible
 
 
+UNIT_PX = 3  # the least height of a unit's row in the clickable map: a click target at any width
+
+
+def map_height(n_units: int, base: int = 560, margin: int = 80) -> int:
+    """The unit map's height: `base`, or taller so every unit has UNIT_PX pixels."""
+    return max(base, margin + UNIT_PX * int(n_units))
+
+
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
@@ -34,15 +42,19 @@ def unit_map_figure(
     name: str = "h",
     zmax: float | None = None,
     title: str | None = None,
-    height: int = 560,
+    height: int | None = None,
 ) -> go.Figure:
     """Activity (T, H) as a units x steps heatmap with a clickable marker at every cell centre.
+
+    The height (default) grows with H so that every unit keeps a row of at least UNIT_PX pixels to click
+    (560 px up to 160 units, 1,616 px for 512).
 
     Heatmap clicks do not reach Streamlit (streamlit#8760), so a near-transparent scatter covers the
     cells; each point's customdata is its unit, which a selection event returns. The selected unit's
     row is outlined."""
     v = np.asarray(values, dtype=np.float32)  # (T, H)
     n_steps, n_units = v.shape
+    height = map_height(n_units) if height is None else int(height)
     zmax = float(zmax) if zmax is not None else max(1.0, float(np.ceil(np.nanmax(np.abs(v)) * 10) / 10))
     steps = np.arange(1, n_steps + 1)
     units = np.arange(n_units)

@@ -77,7 +77,8 @@ def stepper_payload(
     trace: a single-image `Trace` (T steps, H units); image (28, 28); label: the true class or None
     (then the final prediction is emphasised); order: a permutation of the H units (position p shows
     unit order[p]), applied to every unit view; start: the step shown first (default T, the answer).
-    Matrices keep the trace's layout: rows (T, F), h/c/gates (T, H) in unit order, probs (T, C).
+    Matrices keep the trace's layout: rows (T, F), h/c/gates (T, H) in unit order, probs (T, C); for a stacked
+    model h/c/gates are those of the trace's layer (`trace.at_layer`), named in the views' titles.
     """
     img = np.asarray(image, dtype=np.float32)
     probs = np.asarray(trace.probs, dtype=np.float32)  # (T, C)
@@ -91,10 +92,11 @@ def stepper_payload(
     final = int(probs[-1].argmax())
     focus = int(label) if label is not None else final
     c_max = symmetric_range(trace.c)
+    layer = f", layer {trace.layer + 1}" if trace.n_layers > 1 else ""  # a stacked model's views name their layer
     states = [
         {
             "name": "h",
-            "title": "h (hidden state)",
+            "title": f"h (hidden state){layer}",
             "range": [-1.0, 1.0],
             "scale": "diverging",
             "values": encode_matrix(np.asarray(trace.h)[:, idx]),
@@ -104,7 +106,7 @@ def stepper_payload(
         states.append(
             {
                 "name": "c",
-                "title": "c (cell state)",
+                "title": f"c (cell state){layer}",
                 "range": [-c_max, c_max],
                 "scale": "diverging",
                 "values": encode_matrix(np.asarray(trace.c)[:, idx]),
@@ -116,7 +118,7 @@ def stepper_payload(
         gates.append(
             {
                 "name": name,
-                "title": gate_title(name),
+                "title": gate_title(name) + layer,
                 "range": [0.0, 1.0] if sigmoid else [-1.0, 1.0],
                 "scale": "sequential" if sigmoid else "diverging",
                 "values": encode_matrix(np.asarray(trace.gates[name])[:, idx]),
@@ -126,6 +128,8 @@ def stepper_payload(
         "id": digit_id(trace, img),
         "cell": trace.cell,
         "n_steps": int(n_steps),
+        "layer": int(trace.layer),
+        "n_layers": int(trace.n_layers),
         "n_units": int(n_units),
         "n_classes": int(probs.shape[1]),
         "start": start,

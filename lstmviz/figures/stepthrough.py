@@ -593,25 +593,32 @@ class Stage:
 
 
 def anatomy_stages(image: np.ndarray, trace) -> list[Stage]:
-    """The data flow of one digit with the shapes of this trace (any hidden size, any cell)."""
+    """The data flow of one digit with the shapes of this trace (any hidden size, any cell, any number of
+    stacked layers: layer 1 reads the P projected numbers, each next layer the H of the layer below)."""
     img = np.asarray(image)
     T, F = trace.rows.shape
     P = trace.projected.shape[-1]
     H = trace.h.shape[-1]
+    L = trace.n_layers
     n_classes = trace.probs.shape[-1]
     cell = trace.cell.upper()
     stages = [
         Stage("image", tuple(img.shape), "the digit, grey levels in [0, 1]"),
         Stage("rows", (T, F), f"{T} time steps of {F} numbers: row t is the input at step t"),
         Stage("projected", (T, P), f"Linear({F}→{P}) applied to every row"),
-        Stage(f"{cell} outputs h", (T, H), f"the hidden state after each step ({H} units)"),
     ]
+    for k in range(L):
+        name = f"{cell} outputs h" if L == 1 else f"{cell} layer {k + 1}: h"
+        reads = f"{P} projected numbers" if k == 0 else f"h of layer {k} ({H} numbers)"
+        what = f"the hidden state after each step ({H} units)"
+        stages.append(Stage(name, (T, H), what if L == 1 else f"{cell} layer {k + 1} ({reads}→{H}): {what}"))
+    top = "" if L == 1 else f" of the top layer {L}"
     if trace.c is not None:
-        stages.append(Stage("final state (h, c)", (2, H), f"the last hidden state h and cell state c, {H} each"))
+        stages.append(Stage("final state (h, c)", (2, H), f"the last hidden state h and cell state c{top}, {H} each"))
     else:
-        stages.append(Stage("final state h", (H,), f"a {cell} keeps only h (no cell state c)"))
+        stages.append(Stage("final state h", (H,), f"the last h{top}: a {cell} keeps only h (no cell state c)"))
     stages += [
-        Stage("logits", (n_classes,), f"Linear({H}→{n_classes}) on the last h"),
+        Stage("logits", (n_classes,), f"Linear({H}→{n_classes}) on the last h{top}"),
         Stage("probabilities", (n_classes,), "softmax of the logits: they add up to 1"),
     ]
     return stages
@@ -620,13 +627,15 @@ def anatomy_stages(image: np.ndarray, trace) -> list[Stage]:
 def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
     """The whole data flow of one digit, left to right, each panel titled with its real shape."""
     stages = anatomy_stages(image, trace)
-    domains = columns([1, 1, 1.3, 1.3, 0.45, 1, 1], gap=0.035)
+    stack_h = np.asarray(trace.stack_h)  # (L, T, H)
+    top = trace.at_layer(-1)  # the readout reads the top layer
+    domains = columns([1, 1, 1.3] + [1.3] * len(stack_h) + [0.45, 1, 1], gap=0.035 if len(stack_h) == 1 else 0.025)
     img = np.asarray(image, dtype=np.float32)
     proj = np.asarray(trace.projected, dtype=np.float32)
     half = symmetric_range(proj)
-    final = [np.asarray(trace.h[-1], dtype=np.float32)]
-    if trace.c is not None:
-        c_last = np.asarray(trace.c[-1], dtype=np.float32)
+    final = [np.asarray(top.h[-1], dtype=np.float32)]
+    if top.c is not None:
+        c_last = np.asarray(top.c[-1], dtype=np.float32)
         final.append(c_last / symmetric_range(c_last))
     n_classes = trace.probs.shape[-1]
     classes = [str(c) for c in range(n_classes)]
@@ -643,7 +652,10 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
             hovertemplate="step %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         ),
         dict(diverging, z=proj, zmin=-half, zmax=half, hovertemplate=step_unit),
-        dict(diverging, z=np.asarray(trace.h, dtype=np.float32), zmin=-1, zmax=1, hovertemplate=step_unit),
+        *(
+            dict(diverging, z=np.asarray(h, dtype=np.float32), zmin=-1, zmax=1, hovertemplate=step_unit)
+            for h in stack_h
+        ),
         dict(
             diverging,
             z=np.stack(final, axis=1),

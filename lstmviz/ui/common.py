@@ -84,19 +84,22 @@ def load_model_file(path: str | Path) -> LoadedModel:
 
 
 def load_cell_models() -> dict[str, LoadedModel]:
-    """The shipped lstm/gru/rnn checkpoints that exist and load (Cell comparison); a note for each that does not."""
-    from ..memory import CELL_TITLES, find_cell_models
+    """The shipped models of the Cell comparison that exist and load, keyed as `comparison.TITLES`
+    (lstm, lstm-2layer, gru, rnn); a note for each that does not, with the command that trains it."""
+    from ..comparison import find_compared_models, layers_problem
 
     models, notes = {}, []
-    for found in find_cell_models():
+    for found in find_compared_models():
         if found.problem is None:
             try:
-                models[found.cell] = load_model_file(found.path)
-                continue
+                loaded = load_model_file(found.path)
+                found.problem = layers_problem(found, loaded.config.num_layers)
+                if found.problem is None:
+                    models[found.key] = loaded
+                    continue
             except CheckpointError as exc:
                 found.problem = str(exc)
-        command = f"python -m lstmviz train --cell {found.cell} --out models/{found.cell}.safetensors"
-        notes.append(f"**{CELL_TITLES[found.cell]}** is left out: {found.problem}. Train it with `{command}`.")
+        notes.append(f"**{found.title}** is left out: {found.problem}. Train it with `{found.train_command}`.")
     if notes:
         st.info("\n\n".join(notes), icon=":material/info:")
     return models

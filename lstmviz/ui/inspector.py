@@ -7,6 +7,7 @@ lstmviz.intervene and lstmviz.ablation, every figure from lstmviz.figures.inspec
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from ..neurons import unit_from_selection
 from ..trace import Trace
 from .cache import data_id, model_id
 from .charts import plotly_chart
+from .layers import selected_layer
 from .truncation import poll_jobs
 
 TRUNCATION_PAGE = "pages/truncation.py"
@@ -50,6 +52,9 @@ CAPTIONS = {
     "candidate), blue ones close it, and blank pixels push nothing; coloured by weight, the strip shows what ink "
     "in each column would do. The projection's bias adds a constant share, "
     "shown in the equation above.",
+    "below": "In a stack, layer {layer} does not see the pixels: its input at each step is h of layer {below}. "
+    "These are the units of layer {below}, at this step, whose value × input weight moves this unit's gates most "
+    "(red up, blue down).",
     "hidden": "The units of the previous hidden state whose value × recurrent weight moves this unit's gates most "
     "(red up, blue down).",
     "whatif": "The experiment runs at once on this digit, step by step, with the change applied; the dotted lines are "
@@ -91,9 +96,9 @@ def _clip_state(key: str, lo: int, hi: int, default: int) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _weights(sha: str, _loaded: LoadedModel) -> dict[str, np.ndarray]:
-    """The model's weights in float64, once per model."""
-    return model_weights(_loaded.model)
+def _weights(sha: str, layer: int, _loaded: LoadedModel) -> dict[str, np.ndarray]:
+    """The model's weights around one recurrent layer in float64, once per model and layer."""
+    return model_weights(_loaded.model, layer)
 
 
 def _model_id(loaded: LoadedModel) -> str:
@@ -104,9 +109,12 @@ def render_inspector(
     loaded: LoadedModel, trace: Trace, image: np.ndarray, key_prefix: str, picked: Mapping[str, Any] | None = None
 ) -> None:
     """The unit inspector for one digit's trace: equations with numbers, a reading, pixel pushes, the top
-    previous units, and the what-if experiments. `picked` is a clicked heatmap cell {"view", "unit", "step"}."""
+    previous units, and the what-if experiments. `picked` is a clicked heatmap cell {"view", "unit", "step"}.
+    In a stacked model it works on the layer chosen in the step-through above (`layers.selected_layer`)."""
     cfg = loaded.config
     H, T = cfg.hidden_size, trace.n_steps
+    trace = trace.at_layer(selected_layer(key_prefix, trace.n_layers))
+    layer = trace.layer
     p = key_prefix
     _apply_picked(picked, p, H, T)
     _clip_state(_k(p, "unit"), 0, H - 1, 0)
@@ -119,8 +127,10 @@ def render_inspector(
     note = ""
     if clicked and clicked[0] and (clicked[1], clicked[2]) == (unit, step):
         note = f" Picked from the **{clicked[0]}** heatmap."
-    c.caption(f"A {cfg.cell.upper()} with {H} units. Step {step} reads row {step} of the image.{note}")
-    us = unit_step(loaded.model, image, unit, step, trace=trace, weights=_weights(_model_id(loaded), loaded))
+    where = f", layer {layer + 1} of {trace.n_layers}" if trace.n_layers > 1 else ""
+    c.caption(f"A {cfg.cell.upper()} with {H} units{where}. Step {step} reads row {step} of the image.{note}")
+    weights = _weights(_model_id(loaded), layer, loaded)
+    us = unit_step(loaded.model, image, unit, step, trace=trace, weights=weights, layer=layer)
 
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -131,6 +141,20 @@ def render_inspector(
     with right:
         st.markdown("**What the numbers say**")
         st.markdown("\n".join(f"- {s}" for s in reading(us)))
+    if layer > 0:  # a layer above the first reads the layer below, not the pixels
+        plotly_chart(top_hidden_figure(us, source="input"), key=_k(p, "fig_below"))
+        st.caption(CAPTIONS["below"].format(below=layer, layer=layer + 1))
+    else:
+        _pixel_strip(us, p)
+    plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"))
+    st.caption(CAPTIONS["hidden"])
+
+    st.markdown("#### What if…")
+    render_whatif(loaded, trace, image, key_prefix, unit, step)
+
+
+def _pixel_strip(us, p: str) -> None:
+    """The row's pixels and how much each pushes the unit's gates (layer 0)."""
     show = st.radio(
         "Colour the pixel strip by",
         ["push", "weights"],
@@ -142,11 +166,6 @@ def render_inspector(
     )
     plotly_chart(pixel_strip_figure(us, show), key=_k(p, "fig_pixels"))
     st.caption(CAPTIONS["pixels"])
-    plotly_chart(top_hidden_figure(us), key=_k(p, "fig_hidden"))
-    st.caption(CAPTIONS["hidden"])
-
-    st.markdown("#### What if…")
-    render_whatif(loaded, trace, image, key_prefix, unit, step)
 
 
 def _experiment(kind: str, cell: str, p: str, unit: int, step: int, H: int, T: int) -> Intervention:
@@ -225,6 +244,8 @@ def render_whatif(loaded: LoadedModel, trace: Trace, image: np.ndarray, key_pref
     if cfg.cell == "rnn":
         st.caption("A plain RNN has no gate to clamp: it rewrites h at every step.")
     iv = _experiment(kind, cfg.cell, p, unit, step, H, T)
+    if trace.n_layers > 1:  # the clamp and the silencing act on the layer shown
+        iv = dataclasses.replace(iv, layer=trace.layer)
     changed = intervene_image(loaded.model, image, iv)
     change = answer_change(trace, changed)
     text = change.sentence()
@@ -255,42 +276,53 @@ def _ablation_key(loaded: LoadedModel, split: Split) -> tuple[str, str]:
     return model_id(loaded), data_id(split)
 
 
-def ablation_entry(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult | None:
-    """The job or result for this model and test set: from memory, else from disk (never starts a computation)."""
-    key, reg = _ablation_key(loaded, split), _registry()
+def _layer_of(loaded: LoadedModel, layer: int | None) -> int:
+    return loaded.config.num_layers - 1 if layer is None else int(layer)
+
+
+def ablation_entry(loaded: LoadedModel, split: Split, layer: int | None = None) -> AblationJob | AblationResult | None:
+    """The job or result for this model, test set and layer (default: the top one): from memory, else from disk
+    (never starts a computation)."""
+    keys, reg = _ablation_key(loaded, split), _registry()
+    key = (*keys, _layer_of(loaded, layer))
     with reg["lock"]:
         entry = reg["entries"].get(key)
     if entry is None:
-        found = stored_ablation(loaded, split, key)
+        found = stored_ablation(loaded, split, keys, layer=key[2])
         if found is not None:
             with reg["lock"]:
                 entry = reg["entries"].setdefault(key, found)
     return entry
 
 
-def start_ablation(loaded: LoadedModel, split: Split) -> AblationJob | AblationResult:
-    """Start the background computation unless one is running or done (one per model and test set)."""
-    key, reg = _ablation_key(loaded, split), _registry()
+def start_ablation(loaded: LoadedModel, split: Split, layer: int | None = None) -> AblationJob | AblationResult:
+    """Start the background computation unless one is running or done (one per model, test set and layer)."""
+    key, reg = (*_ablation_key(loaded, split), _layer_of(loaded, layer)), _registry()
     with reg["lock"]:
         entry = reg["entries"].get(key)
         if entry is None or (isinstance(entry, AblationJob) and entry.status()[3] is not None):
-            entry = reg["entries"][key] = AblationJob(loaded, split)
+            entry = reg["entries"][key] = AblationJob(loaded, split, layer=key[2])
     return entry
 
 
-def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, unit_key: str | None = None) -> None:
-    """The accuracy drop when each unit is silenced, over `split`; clicking a bar sets `unit_key` to that unit."""
+def render_unit_ablation(
+    loaded: LoadedModel, split: Split, key_prefix: str, unit_key: str | None = None, layer: int | None = None
+) -> None:
+    """The accuracy drop when each unit of one layer (default: the top one) is silenced, over `split`; clicking a
+    bar sets `unit_key` to that unit. In a stack the layers above the silenced one read its changed h."""
     p = key_prefix
     unit_key = unit_key or f"{p}unit"
+    L, k = loaded.config.num_layers, _layer_of(loaded, layer)
+    where = f" of layer {k + 1}" if L > 1 else ""
     st.markdown(ABLATION_TEXT)
-    entry = ablation_entry(loaded, split)
+    entry = ablation_entry(loaded, split, k)
     if entry is None:
         H = loaded.config.hidden_size
         st.button(
-            f"Silence each of the {H} units in turn over {len(split)} test digits",
+            f"Silence each of the {H} units{where} in turn over {len(split)} test digits",
             key=_k(p, "ablation_start"),
             on_click=start_ablation,
-            args=(loaded, split),
+            args=(loaded, split, k),
             icon=":material/play_arrow:",
             help="Runs once per model in the background (a few minutes for 128 units on a small server); "
             "the result is stored on disk.",
@@ -306,12 +338,12 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
             _, _, result, error = job.status()
     if error is not None:
         st.error(f"The unit ablation could not be computed: {error}")
-        st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split))
+        st.button("Try again", key=_k(p, "ablation_retry"), on_click=start_ablation, args=(loaded, split, k))
         return
     if result is None:
         poll_jobs(
             {"": job},
-            f"Silencing each of {loaded.config.hidden_size} units over {len(split)} test digits (first time only)",
+            f"Silencing each of {loaded.config.hidden_size} units{where} over {len(split)} test digits (first time only)",
         )
         return
     sort = st.radio(
@@ -343,5 +375,6 @@ def render_unit_ablation(loaded: LoadedModel, split: Split, key_prefix: str, uni
         line += f" Unit {selected}: {100 * result.drop[selected]:+.2f} points (rank {rank} of {result.n_units})."
     st.markdown(line)
     st.caption(
-        f"Over {result.n} test digits. Each bar is one unit silenced alone; the orange bar is the unit shown above."
+        f"Over {result.n} test digits. Each bar is one unit{where} silenced alone; the highlighted bar is the unit "
+        "shown above."
     )

@@ -29,6 +29,7 @@ def model_summary(loaded: LoadedModel) -> dict[str, str]:
         "accuracy": f"{acc:.2%}" if isinstance(acc, (int, float)) else "not measured",
         "cell": loaded.config.cell.upper(),
         "hidden": str(loaded.config.hidden_size),
+        "layers": str(loaded.config.num_layers),
         "params": f"{loaded.model.n_params():,}",
         "recipe": plain_text(recipe.get("preset") if isinstance(recipe, dict) else None, 40) or "unknown",
     }
@@ -41,12 +42,39 @@ _CELL_TEXT = {
 }
 
 
+_CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "plain RNN"}
+_STACK_TEXT = {
+    "lstm": "every layer keeps its own cell state *c* and hidden state *h*",
+    "gru": "every layer keeps its own *h* (a GRU has no separate cell state)",
+    "rnn": "every layer rewrites its own *h* at every row (no gates)",
+}
+
+
+def model_title(config: ModelConfig) -> str:
+    """The model in a few words, with its article: "An LSTM", "A GRU", "A 2-layer LSTM", "A plain RNN"."""
+    if config.num_layers > 1:
+        return f"A {config.num_layers}-layer {_CELL_NAMES[config.cell]}"
+    return {"lstm": "An LSTM", "gru": "A GRU", "rnn": "A plain RNN"}[config.cell]
+
+
 def describe_architecture(config: ModelConfig) -> str:
-    """One paragraph, in plain words, of what the given model does with a digit."""
-    cell = _CELL_TEXT[config.cell].format(h=config.hidden_size)
+    """One paragraph, in plain words, of what the given model does with a digit (its cell, width and layers)."""
+    H, L, P, F = config.hidden_size, config.num_layers, config.embed_size, config.input_size
+    if L == 1:
+        fed = f"fed to one {_CELL_TEXT[config.cell].format(h=H)}"
+    else:
+        stack = " → ".join(
+            [f"`{_CELL_NAMES[config.cell]} layer 1 ({P}→{H})`"] + [f"`layer {k} ({H}→{H})`" for k in range(2, L + 1)]
+        )
+        fed = (
+            f"fed to a **stack of {L} {_CELL_NAMES[config.cell]} layers** of {H} units each ({stack}): "
+            f"layer 1 reads the projected row, each next layer reads the hidden state *h* of the layer below at the "
+            f"same step; {_STACK_TEXT[config.cell]}"
+        )
+    top = "" if L == 1 else " of the top layer"
     return (
-        f"A 28×28 MNIST image becomes **28 time steps of {config.input_size} numbers**: the network reads the "
-        f"rows top to bottom. Each row is projected to {config.embed_size} numbers "
-        f"(`Linear({config.input_size}→{config.embed_size})`), fed to one {cell}, and after the last row a "
-        f"`Linear({config.hidden_size}→{config.n_classes})` turns *h* into scores for the {config.n_classes} digits."
+        f"A 28×28 MNIST image becomes **28 time steps of {F} numbers**: the network reads the "
+        f"rows top to bottom. Each row is projected to {P} numbers "
+        f"(`Linear({F}→{P})`), {fed}, and after the last row a "
+        f"`Linear({H}→{config.n_classes})` turns *h*{top} into scores for the {config.n_classes} digits."
     )

@@ -22,6 +22,7 @@ from ..figures.stepper import settle_step, stepper_payload
 from ..ordering import ORDERS, unit_order
 from ..trace import Trace
 from .charts import plotly_chart
+from .layers import layer_key, layer_select
 
 ASSETS = Path(__file__).with_name("stepper")
 _STEPPER = st.components.v2.component(
@@ -39,6 +40,12 @@ CAPTIONS = {
     "**▶ Play**, **◀ Prev / Next ▶**, the slider and the ← → keys move every view together, in your browser.",
     "row": "These {F} pixel values are **all the network receives at this step**. `Linear({F}→{P})` turns them "
     "into {P} numbers that enter the {cell}.",
+    "row_stacked": "These {F} pixel values are **all the network receives at this step**. `Linear({F}→{P})` turns "
+    "them into {P} numbers that enter layer 1; layer {layer} shown here reads the {H} values of h of layer "
+    "{below} at the same step instead.",
+    "layer": "This model stacks **{L} {cell} layers** of {H} units: layer 1 reads the projected rows, each next "
+    "layer reads h of the one below, and the readout reads the top one. The heatmaps, bars and gates show "
+    "**layer {layer}**{top}; the probabilities are always the readout's.",
     "state_bars_lstm": "Every unit's value right now. **h = o · tanh(c) always stays in (−1, 1)**, "
     "but the cell state is a running sum, c = f · c + i · g, with no squashing: a unit that keeps adding "
     "(f ≈ 1, i ≈ 1) can grow **beyond ±1**.",
@@ -86,13 +93,22 @@ def opening_note(trace: Trace, start: int) -> str:
 
 
 def captions_for(trace: Trace, label: int | None) -> dict[str, str]:
-    """The teaching captions of every view, filled in with this trace's shapes."""
+    """The teaching captions of every view, filled in with this trace's shapes (and its layer, for a stack)."""
     cell = trace.cell.upper()
     who = "true class" if label is not None else "final prediction"
     bars = CAPTIONS["state_bars_lstm"] if trace.c is not None else CAPTIONS["state_bars_other"]
+    F, P, H, L, k = trace.rows.shape[-1], trace.projected.shape[-1], trace.h.shape[-1], trace.n_layers, trace.layer
+    row = CAPTIONS["row"].format(F=F, P=P, cell=cell)
+    if k > 0:
+        row = CAPTIONS["row_stacked"].format(F=F, P=P, H=H, layer=k + 1, below=k)
     return {
         "reading": CAPTIONS["reading"].format(who=who),
-        "row": CAPTIONS["row"].format(F=trace.rows.shape[-1], P=trace.projected.shape[-1], cell=cell),
+        "row": row,
+        "layer": ""
+        if L == 1
+        else CAPTIONS["layer"].format(
+            L=L, cell=cell, H=H, layer=k + 1, top=" (the top, read out)" if k == L - 1 else " (not read out directly)"
+        ),
         "state_bars": bars.format(cell=cell),
         "h": CAPTIONS["h"],
         "c": CAPTIONS["c"].format(cmax=figs.symmetric_range(trace.c)),
@@ -113,6 +129,8 @@ def render_stepthrough(
     """The unit-order setting, the in-browser step-through of every view, then secondary tabs
     (`tabs`: title -> function drawing it, followed by the anatomy tab).
 
+    For a stacked model a "Layer" selector picks the layer every unit view shows (`trace.at_layer`; the top one
+    first); the tabs read it with `layers.selected_layer(key_prefix, n_layers)`.
     start: the step shown first for a new digit (default: the last step, the answer). url_step: the
     browser keeps the shown step in the page's URL (`?step=k`, so the address is a link to this view). Returns the last
     clicked heatmap cell, {"view": "h" | "c" | gate name, "unit": int, "step": int}, or None.
@@ -120,14 +138,19 @@ def render_stepthrough(
     image = np.asarray(image, dtype=np.float32)
     n = trace.n_steps
     start = n if start is None else int(np.clip(start, 0, n))
-    order_col = st.columns([3, 1], vertical_alignment="bottom")
+    order_col = st.columns([3, 1, 1] if trace.n_layers > 1 else [3, 1], vertical_alignment="bottom")
     with order_col[1]:
         method = st.selectbox(
             "Order the units", list(ORDERS), format_func=ORDERS.get, key=f"{key_prefix}order", help=CAPTIONS["order"]
         )
+    if trace.n_layers > 1:
+        trace = trace.at_layer(layer_select(trace.n_layers, layer_key(key_prefix), order_col[2]))
     order_col[0].markdown(opening_note(trace, start))
+    captions = captions_for(trace, label)
+    if captions["layer"]:
+        st.caption(captions["layer"])
     order = unit_order(trace.h, method)
-    payload = stepper_payload(trace, image, label, order, start=start, captions=captions_for(trace, label))
+    payload = stepper_payload(trace, image, label, order, start=start, captions=captions)
     payload["url_step"] = "step" if url_step else None
     _STEPPER(
         key=stepper_key(key_prefix), data=payload, default={"cell": None}, on_cell_change=_ignore, height="content"
@@ -167,7 +190,7 @@ def _anatomy_figure(fingerprint: str, _image: np.ndarray, _trace: Trace):
 
 
 def _fingerprint(trace: Trace, image: np.ndarray) -> str:
-    parts = (np.asarray(image, np.float32), trace.h, trace.logits, np.asarray(trace.h.shape))
+    parts = (np.asarray(image, np.float32), trace.stack_h, trace.logits, np.asarray(trace.stack_h.shape))
     return hashlib.sha256(b"".join(np.ascontiguousarray(p).tobytes() for p in parts)).hexdigest()
 
 

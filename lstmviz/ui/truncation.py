@@ -6,7 +6,7 @@ import streamlit as st
 
 from ..checkpoint import LoadedModel
 from ..data import Split
-from ..truncation import TruncationJob
+from ..truncation import TruncationJob, TruncationResult
 from .cache import data_id, model_id
 
 
@@ -35,3 +35,25 @@ def poll_jobs(jobs: dict[str, TruncationJob], text: str) -> None:
         st.rerun()
     for label, (fraction, message, _, _) in status.items():
         st.progress(fraction, text=f"{label}{': ' if label else ''}{text}: {message}")
+
+
+def truncation_results(
+    models: dict[str, LoadedModel], test: Split, titles: dict[str, str], wait: float = 0.5
+) -> tuple[dict[str, TruncationResult], dict[str, TruncationJob]]:
+    """The truncation curves of several models (keyed alike): (finished results, jobs still working).
+
+    Waits up to `wait` s for each (results already on disk load at once: no progress bar flashes);
+    a job that failed shows an error naming the model (titles[key]) and is in neither dict."""
+    jobs = {key: truncation_job(m, test) for key, m in models.items()}
+    for job in jobs.values():
+        job.wait(wait)
+    results, pending = {}, {}
+    for key, job in jobs.items():
+        _, _, result, error = job.status()
+        if error is not None:
+            st.error(f"The truncation curves of the {titles[key]} could not be computed: {error}")
+        elif result is not None:
+            results[key] = result
+        else:
+            pending[key] = job
+    return results, pending

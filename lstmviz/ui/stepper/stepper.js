@@ -6,6 +6,10 @@
 // Every view carries data-step (the step it shows); every marker is one element with data-mark.
 
 const PLAY_MS = 320;
+const MAP_UNITS = 280; // up to 128 units share 280 px (at most 4 px a unit) ...
+const UNIT_PX = 3; // ... more units get 3 px each: a unit stays a click target at any width
+const MAP_MAX = 480; // taller heatmaps (more than 152 units) scroll, all maps of the digit together
+const SCROLLBAR = 14;
 const DIM = 0.22; // ink of unread rows is multiplied by this
 const MEMORY = (window.__lstmvizStepper = window.__lstmvizStepper || new Map()); // key -> {id, step}
 
@@ -104,7 +108,7 @@ class Stepper {
 
   update(data, setStateValue) {
     this.setStateValue = setStateValue;
-    const sig = `${data.id}|${data.order.join(",")}|${data.start}`;
+    const sig = `${data.id}|${data.layer}|${data.order.join(",")}|${data.start}`; // a new layer redraws, same step
     if (sig === this.sig) return;
     this.sig = sig;
     this.d = data;
@@ -170,8 +174,9 @@ class Stepper {
     const r2 = el("div", "lsv-row", this.root);
     const nState = D.states.length;
     const stateW = Math.floor((W - 16 * (nState - 1) - 4) / nState);
-    const unitPx = Math.max(1.5, Math.min(4, 280 / d.n_units));
+    const unitPx = d.n_units <= 128 ? Math.min(4, MAP_UNITS / d.n_units) : UNIT_PX;
     const mapH = Math.round(unitPx * d.n_units) + 22;
+    this.scrollers = [];
     this.stateMaps = D.states.map((s) => this.heatmapView(r2, s, stateW, mapH, true));
     if (!D.states.some((s) => s.name === "c") && cap.no_c) {
       const info = el("div", "lsv-info", r2);
@@ -423,6 +428,17 @@ class Stepper {
     const v = this.panel(parent, spec.name, short ? spec.title : `${spec.title}: ${H} units × ${T} steps`, w);
     const scale = this.scales[spec.scale](spec.range);
     this.legend(v.t, scale, spec.range);
+    if (h > MAP_MAX) {
+      // many units: the map keeps UNIT_PX per unit and scrolls; every map of the digit scrolls with it
+      v.plot.classList.add("lsv-scroll");
+      v.plot.style.maxHeight = `${MAP_MAX}px`;
+      w -= SCROLLBAR;
+      const scrollers = this.scrollers;
+      scrollers.push(v.plot);
+      v.plot.addEventListener("scroll", () => {
+        for (const other of scrollers) if (other !== v.plot && other.scrollTop !== v.plot.scrollTop) other.scrollTop = v.plot.scrollTop;
+      });
+    }
     const ctx = setupCanvas(v.canvas, w, h);
     const x0 = withUnits ? 34 : 6, y0 = 0, pw = w - x0 - 4, ph = h - y0 - 20;
     const cw = pw / T, ch = ph / H;
