@@ -99,7 +99,7 @@ def test_second_visit_reads_the_cache(model_and_page, monkeypatch):
 
     st.cache_resource.clear()  # as after a restart: only the file remains
     calls = []
-    monkeypatch.setattr(tr, "truncation_curves", lambda *a, **kw: calls.append(1))
+    monkeypatch.setattr(tr.cache, "truncation_curves", lambda *a, **kw: calls.append(1))
     at.run()
     wait_for_figures(at)
     assert calls == [] and not at.exception
