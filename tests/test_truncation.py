@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -348,3 +349,28 @@ def test_fast_path_refuses_layers_it_does_not_handle(kind, small):
     make, words = UNSUPPORTED[kind]
     with pytest.raises(UnsupportedModelError, match=words):
         tr.truncation_curves(_with_layer(make()), small.subset(10))
+
+
+def test_the_background_job_uses_one_torch_thread_and_leaves_the_process_alone(small, monkeypatch):
+    """The job's own thread computes on JOB_THREADS torch threads; the rest of the process keeps its count."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(2)  # as on the 2-core server (the check then has teeth on any machine)
+    try:
+        seen = []
+
+        def record(source, split, modes, progress=None):
+            torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+            seen.append(torch.get_num_threads())
+            return tr.naive_truncation(source, split, modes)
+
+        monkeypatch.setattr(tr.job, "cached_truncation", record)
+        result = tr.TruncationJob(varied_model(), small.subset(20), ["early"]).wait(60)
+        assert result is not None and seen == [tr.job.JOB_THREADS] == [1]
+        assert torch.get_num_threads() == 2  # this thread
+        others = []
+        thread = threading.Thread(target=lambda: others.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert others == [2]  # a thread that starts using torch later
+    finally:
+        torch.set_num_threads(default)
