@@ -68,7 +68,7 @@ def by_hand(model, images: torch.Tensor, k: int, mode: str) -> np.ndarray:
 def test_fast_equals_naive_for_every_cell_and_stack(cell, layers, small):
     model = varied_model(cell, layers=layers)
     assert model.rnn.num_layers == layers
-    fast = tr.truncation_curves(model, small, batch_size=128)  # 300 = 2 full batches and a remainder
+    fast = tr.truncation_curves(model, small, batch_size=128, workers=2)  # 300 = 2 full batches and a remainder
     naive = tr.naive_truncation(model, small, batch_size=128)
     for mode in tr.MODES:
         assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
@@ -351,26 +351,48 @@ def test_fast_path_refuses_layers_it_does_not_handle(kind, small):
         tr.truncation_curves(_with_layer(make()), small.subset(10))
 
 
-def test_the_background_job_uses_one_torch_thread_and_leaves_the_process_alone(small, monkeypatch):
-    """The job's own thread computes on JOB_THREADS torch threads; the rest of the process keeps its count."""
+def test_batches_are_shared_out_to_workers_of_one_torch_thread(small, monkeypatch):
+    """Worker threads compute the batches on one torch thread each; the rest of the process keeps its count;
+    any number of workers gives the same predictions."""
     default = torch.get_num_threads()
     torch.set_num_threads(2)  # as on the 2-core server (the check then has teeth on any machine)
     try:
         seen = []
+        real = tr.compute._states_after_each_row
 
-        def record(source, split, modes, progress=None):
+        def record(model, rows):
             torch.mm(torch.ones(64, 64), torch.ones(64, 64))
-            seen.append(torch.get_num_threads())
-            return tr.naive_truncation(source, split, modes)
+            seen.append((threading.current_thread().name, torch.get_num_threads()))
+            return real(model, rows)
 
-        monkeypatch.setattr(tr.job, "cached_truncation", record)
-        result = tr.TruncationJob(varied_model(), small.subset(20), ["early"]).wait(60)
-        assert result is not None and seen == [tr.job.JOB_THREADS] == [1]
+        monkeypatch.setattr(tr.compute, "_states_after_each_row", record)
+        model, digits = varied_model("gru", seed=12), small.subset(100)
+        two = tr.truncation_curves(model, digits, batch_size=10)  # default: as many workers as torch threads
+        assert len(seen) == 10 and {t for _, t in seen} == {1}
+        assert len({name for name, _ in seen}) == 2 and all("lstmviz-truncation-worker" in n for n, _ in seen)
         assert torch.get_num_threads() == 2  # this thread
         others = []
         thread = threading.Thread(target=lambda: others.append(torch.get_num_threads()))
         thread.start()
         thread.join()
         assert others == [2]  # a thread that starts using torch later
+        seen.clear()
+        one = tr.truncation_curves(model, digits, batch_size=10, workers=1)  # in this thread, as it is set
+        assert seen == [(threading.current_thread().name, 2)] * 10
+        three = tr.truncation_curves(model, digits, batch_size=10, workers=3)
     finally:
         torch.set_num_threads(default)
+    for mode in tr.MODES:
+        assert np.array_equal(one.predictions[mode], two.predictions[mode])
+        assert np.array_equal(one.predictions[mode], three.predictions[mode])
+
+
+def test_a_workers_error_reaches_the_caller(small, monkeypatch):
+    def boom(model, rows):
+        raise RuntimeError("worker failed")
+
+    monkeypatch.setattr(tr.compute, "_states_after_each_row", boom)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        tr.truncation_curves(varied_model(), small.subset(40), ["early"], batch_size=10, workers=2)
+    assert tr.compute._ONE_AT_A_TIME.acquire(blocking=False)  # released after the error
+    tr.compute._ONE_AT_A_TIME.release()

@@ -6,7 +6,8 @@
 trajectory, computed once for a single sequence, so only the k real rows are run per k (sum k = 406);
 early readout reads the output after every step of one pass over the real rows (28), which also
 keeps the state after every k; occlusion continues from each of those states with its 28-k zero rows
-(sum = 378), one call per k over a batch. Batches of BATCH images keep the cell's buffers in cache.
+(sum = 378), one call per k over a batch. Batches of BATCH images keep the cell's buffers in cache;
+they are computed side by side by worker threads of one torch thread each.
 A state is the whole stack's: (h, c) for an LSTM, (h,) otherwise, each (layers, B, H), so stacked
 models get the same shortcut. Only one computation runs at a time in a process (a second waits),
 since two would share the cores. Plain torch; no streamlit.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -136,6 +138,24 @@ def _states_after_each_row(model: RowClassifier, rows: torch.Tensor) -> tuple[to
     return torch.cat(outs, 1), states
 
 
+_SETTING_THREADS = threading.Lock()
+
+
+def set_thread_torch_threads(n: int) -> None:
+    """Run this thread's torch operations on n threads, leaving the rest of the process as it was.
+
+    torch.set_num_threads sets the calling thread's OpenMP/MKL thread count and the default that threads
+    which have not used torch yet start with; that default is put back from a short-lived helper thread."""
+    with _SETTING_THREADS:
+        default = torch.get_num_threads()  # also makes this thread take its setting now, not later
+        if n == default:
+            return
+        torch.set_num_threads(n)
+        restore = threading.Thread(target=torch.set_num_threads, args=(default,), name="lstmviz-torch-threads")
+        restore.start()
+        restore.join()
+
+
 # One computation at a time in a process: two at once on a 2-core server only slow each other down
 # (each OpenMP team spins for cores the other holds), so the Cell comparison's three models queue.
 _ONE_AT_A_TIME = threading.Lock()
@@ -147,16 +167,18 @@ class _Meter:
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total, self.done, self.progress = max(total, 1), 0, progress
         self.start = time.perf_counter()
+        self._lock = threading.Lock()  # workers report side by side
 
     def __call__(self, units: int, message: str) -> None:
-        self.done += units
-        if not self.progress:
-            return
-        fraction = min(1.0, self.done / self.total)
-        elapsed = time.perf_counter() - self.start
-        if 0.02 < fraction < 1.0 and elapsed > 0.5:
-            message += f"; about {_duration(elapsed * (1 - fraction) / fraction)} left"
-        self.progress(fraction, message)
+        with self._lock:
+            self.done += units
+            if not self.progress:
+                return
+            fraction = min(1.0, self.done / self.total)
+            elapsed = time.perf_counter() - self.start
+            if 0.02 < fraction < 1.0 and elapsed > 0.5:
+                message += f"; about {_duration(elapsed * (1 - fraction) / fraction)} left"
+            self.progress(fraction, message)
 
 
 def _duration(seconds: float) -> str:
@@ -172,12 +194,16 @@ def truncation_curves(
     modes: Sequence[str] = MODES,
     progress: Progress | None = None,
     batch_size: int = BATCH,
+    workers: int | None = None,
 ) -> TruncationResult:
     """Predictions after k = 1..28 rows in each mode, computed with shared work (see the module doc).
 
     Works for every cell type and any number of stacked layers (check_fast_path says what is refused);
     progress(fraction, message) is called as the work goes on, the message naming the mode, k and the
     time left. Costs about 812 step-passes per image with all three modes, against 2,352 for the naive loop.
+    The batches are shared out to `workers` threads (default: this thread's torch thread count), each
+    computing on one torch thread: batches side by side scale with the cores without the waits of an
+    OpenMP team, whose threads stall at every step whenever another program holds one of its cores.
     """
     modes = check_modes(modes)
     check_fast_path(model)
@@ -186,13 +212,18 @@ def truncation_curves(
             progress(0.0, "waiting: the curves of another model are being computed first")
         _ONE_AT_A_TIME.acquire()
     try:
-        return _curves(model, split, modes, progress, batch_size)
+        return _curves(model, split, modes, progress, batch_size, workers)
     finally:
         _ONE_AT_A_TIME.release()
 
 
 def _curves(
-    model: RowClassifier, split: Split, modes: tuple[str, ...], progress: Progress | None, batch_size: int
+    model: RowClassifier,
+    split: Split,
+    modes: tuple[str, ...],
+    progress: Progress | None,
+    batch_size: int,
+    workers: int | None,
 ) -> TruncationResult:
     model.eval()
     n = len(split)
@@ -203,20 +234,20 @@ def _curves(
     per_image = (notebook and STEPS * (STEPS + 1) // 2) + (reading and STEPS) + (occlusion and STEPS * (STEPS - 1) // 2)
     meter = _Meter(per_image * n, progress)
     batches = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    zeros = _zero_trajectory(model, zero_row) if notebook else []
+    what = " and ".join(m if m == "occlusion" else "early readout" for m in ("early", "occlusion") if m in modes)
     of = f"of {n:,}"
 
-    if notebook:  # zeros, then the first k rows: every image starts from the same state after 28 - k zeros
-        zeros = _zero_trajectory(model, zero_row)
-        for i, j in batches:
-            rows = model.proj(split.images[i:j])  # (B, 28, P)
+    @torch.no_grad()
+    def batch(i: int, j: int) -> None:
+        """Every mode's predictions for images i..j-1 (their columns of preds)."""
+        rows = model.proj(split.images[i:j])  # (B, 28, P)
+        if notebook:  # zeros, then the first k rows: every image starts from the same state after 28 - k zeros
             for k in range(1, STEPS + 1):
                 out, _ = _run(model, rows[:, :k], _expand(zeros[STEPS - k], j - i))  # (B, k, H)
                 preds["notebook"][k - 1, i:j] = model.head(out[:, -1]).argmax(-1).numpy()
                 meter(k * (j - i), f"notebook mode, k = {k} of {STEPS}, images {i + 1:,}–{j:,} {of}")
-    if reading:  # one pass over the real rows, keeping the state after every k
-        what = " and ".join(m if m == "occlusion" else "early readout" for m in ("early", "occlusion") if m in modes)
-        for i, j in batches:
-            rows = model.proj(split.images[i:j])  # (B, 28, P)
+        if reading:  # one pass over the real rows, keeping the state after every k
             out, states = _states_after_each_row(model, rows)  # (B, 28, H), 28 states
             meter(STEPS * (j - i), f"{what}: reading the rows, images {i + 1:,}–{j:,} {of}")
             if "early" in modes:
@@ -228,6 +259,15 @@ def _curves(
                     preds["occlusion"][k - 1, i:j] = model.head(last[:, -1]).argmax(-1).numpy()
                     meter((STEPS - k) * (j - i), f"occlusion, k = {k} of {STEPS}, images {i + 1:,}–{j:,} {of}")
                 preds["occlusion"][STEPS - 1, i:j] = model.head(out[:, -1]).argmax(-1).numpy()
+
+    workers = min(len(batches), workers if workers is not None else torch.get_num_threads())
+    if workers <= 1:
+        for i, j in batches:
+            batch(i, j)
+    else:  # batches side by side, each worker on one torch thread: no OpenMP team waits for a busy core
+        with ThreadPoolExecutor(workers, "lstmviz-truncation-worker", set_thread_torch_threads, (1,)) as pool:
+            for done in [pool.submit(batch, i, j) for i, j in batches]:
+                done.result()  # re-raises a worker's error
     if progress:
         progress(1.0, "done")
     return TruncationResult(preds, split.labels.numpy())
