@@ -6,7 +6,8 @@ lstmviz.truncation.BATCH, best of three. Each path is timed between two such for
 other work the load changes from minute to minute, and the ratio compares like with like. For a
 freshly built (untrained, never cached) one-layer model the script times:
 
-- fast path   : truncation_curves in this process (the maths alone, this process's torch threads);
+- fast path   : truncation_curves in this process (the maths alone; as many worker threads of one
+                torch thread each as this process has torch threads);
 - CLI         : `python -m lstmviz truncation --no-cache` as a child process, start to exit
                 (imports and data loading included);
 - app         : a real `streamlit run app.py` driven by Chromium (Playwright): the model is picked in
@@ -20,11 +21,13 @@ Beside the wall time, the CPU seconds each path used (this process, the CLI chil
 process) are given as a ratio to the forward pass's CPU seconds: that ratio moves much less when
 other programs share the machine. Each path gets a model of its own (another seed), so no path
 reuses another's cached result. --repeat N times each path N times (a new model and, for the app,
-a new server each time) and prints every run and the median.
+a new server each time) and prints every run and the median. On a loaded machine a forward pass on a
+team of OpenMP threads is itself noise (the team waits for busy cores: 10-25x slower here under a load
+of 10-15): --ref-threads 1 times the reference on one torch thread instead.
 Target (issue 16.4): every path within 40 forward passes. Timings on a shared machine are noisy:
 the ratios, measured in the same run, are what to compare.
 
-    LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_truncation.py [--n N] [--no-app] [--no-naive] [--repeat N]
+    LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_truncation.py [--n N] [--no-app] [--no-naive] [--repeat N] [--ref-threads 1]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,21 +57,37 @@ from lstmviz.checkpoint import save_checkpoint  # noqa: E402
 from lstmviz.data import ENV_VAR, load_split, resolve_data_dir  # noqa: E402
 from lstmviz.model import CELLS, ModelConfig, build_model  # noqa: E402
 from lstmviz.truncation import BATCH, MODES, naive_truncation, truncation_curves  # noqa: E402
+from lstmviz.truncation.compute import set_thread_torch_threads  # noqa: E402
 
 TARGET = 40  # forward passes
 
 
+REF_THREADS: int | None = None  # torch threads of the reference forward pass (--ref-threads); None: torch's
+
+
 def forward_pass_time(model: torch.nn.Module, images: torch.Tensor, batch: int = BATCH) -> tuple[float, float]:
-    """Best of three (wall seconds, CPU seconds of this process): all images once through the model, in batches."""
-    best = (float("inf"), float("inf"))
-    with torch.no_grad():
+    """Best of three (wall seconds, CPU seconds of this process): all images once through the model, in batches
+    (on REF_THREADS torch threads, in a thread of its own, when set)."""
+    best = [(float("inf"), float("inf"))]
+
+    @torch.no_grad()
+    def run() -> None:
+        if REF_THREADS is not None:
+            set_thread_torch_threads(REF_THREADS)
         model(images[:batch])  # warm-up
         for _ in range(3):
             start, cpu = time.perf_counter(), time.process_time()
             for i in range(0, images.shape[0], batch):
                 model(images[i : i + batch])
-            best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
-    return best
+            best[0] = min(best[0], (time.perf_counter() - start, time.process_time() - cpu))
+
+    if REF_THREADS is None:
+        run()
+    else:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    return best[0]
 
 
 def children_cpu() -> float:
@@ -214,7 +234,16 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip the naive loop")
     parser.add_argument("--repeat", type=int, default=1, help="time each path this many times")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the app's curves")
+    parser.add_argument(
+        "--ref-threads",
+        type=int,
+        default=None,
+        help="torch threads of the reference forward pass (default: torch's; 1 on a loaded machine, where a team "
+        "of OpenMP threads waits for busy cores and the reference itself becomes noise)",
+    )
     args = parser.parse_args()
+    global REF_THREADS
+    REF_THREADS = args.ref_threads
 
     data_dir = resolve_data_dir(args.data_dir)
     full = load_split(False, data_dir)
@@ -236,7 +265,8 @@ def main() -> None:
     print(
         f"{args.cell}, H={config.hidden_size}, {len(test):,} test images, batch {BATCH}, "
         f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, reference forward pass on "
+        f"{REF_THREADS or torch.get_num_threads()} torch thread(s)"
     )
     fwd, fwd_cpu = forward_pass_time(model, test.images)
     print(f"one forward pass of {len(test):,} digits: {fwd:.2f} s ({fwd_cpu:.2f} CPU s)", flush=True)

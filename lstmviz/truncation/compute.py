@@ -73,15 +73,15 @@ def check_fast_path(model: RowClassifier) -> None:
     biases, with torch's LSTM `proj_size`, is handled; a bidirectional layer (its state after k rows
     depends on the rows after k) or a layer that is not batch_first is not."""
     rnn = model.rnn
-    problems = []
     if not isinstance(rnn, (nn.LSTM, nn.GRU, nn.RNN)):
-        problems.append(f"a recurrent layer of type {type(rnn).__name__} (not torch.nn.LSTM/GRU/RNN)")
+        problem = f"a recurrent layer of type {type(rnn).__name__} (not torch.nn.LSTM/GRU/RNN)"
     elif rnn.bidirectional:
-        problems.append("a bidirectional layer (its state after k rows depends on the rows after k)")
+        problem = "a bidirectional layer (its state after k rows depends on the rows after k)"
     elif not rnn.batch_first:
-        problems.append("a layer that is not batch_first")
-    if problems:
-        raise UnsupportedModelError("the truncation fast path cannot handle this model: it has " + problems[0] + ".")
+        problem = "a layer that is not batch_first"
+    else:
+        return
+    raise UnsupportedModelError(f"the truncation fast path cannot handle this model: it has {problem}.")
 
 
 def _lstm(model: RowClassifier) -> bool:
