@@ -329,8 +329,9 @@ def main() -> None:
         for label, values in runs.items():
             print(f"{label:46s} " + "  ".join(f"{v[1]:5.1f} / {v[3]:4.1f}" for v in values))
     if seen:
-        print("\nprogress shown by the app (last run):")
-        print("\n".join(seen))
+        every = max(1, len(seen) // 12)
+        print(f"\nprogress shown by the app (last run: {len(seen)} updates, every {every}th and the last):")
+        print("\n".join(seen[::every] + ([seen[-1]] if (len(seen) - 1) % every else [])))
     slow = [row[0] for row in rows if "naive" not in row[0] and row[2] > TARGET]
     print(f"\ntarget: every path within {TARGET} forward passes: " + ("met" if not slow else f"NOT met by {slow}"))
 
