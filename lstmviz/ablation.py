@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .background import BackgroundJob
 from .checkpoint import LoadedModel, atomic_write_bytes, load_checkpoint, weights_hash
 from .data import Split
 from .model import RowClassifier
@@ -332,11 +332,9 @@ def precompute_ablation(
 # ---------------------------------------------------------------- background job (for the app)
 
 
-class AblationJob:
-    """cached_ablation in a daemon thread; progress and the result behind a lock (no streamlit).
-
-    status() has the shape of TruncationJob.status(), so the same poller shows both. `layer`: the layer ablated
-    (default: the top one)."""
+class AblationJob(BackgroundJob[AblationResult]):
+    """cached_ablation in the background (no streamlit); status() has the shape of TruncationJob.status(), so the
+    same poller shows both. `layer`: the layer ablated (default: the top one)."""
 
     def __init__(
         self,
@@ -345,33 +343,6 @@ class AblationJob:
         layer: int | None = None,
     ) -> None:
         self.layer = layer
-        self._lock = threading.Lock()
-        self.fraction, self.message = 0.0, "starting"
-        self.result: AblationResult | None = None
-        self.error: str | None = None
-        self.started = time.monotonic()
-        self._thread = threading.Thread(target=self._work, args=(source, split), daemon=True, name="lstmviz-ablation")
-        self._thread.start()
-
-    def _progress(self, fraction: float, message: str) -> None:
-        with self._lock:
-            self.fraction, self.message = fraction, message
-
-    def _work(self, source, split: Split) -> None:
-        try:
-            result = cached_ablation(source, split, progress=self._progress, layer=self.layer)
-        except Exception as exc:  # noqa: BLE001 -- shown on the page instead of killing the thread silently
-            with self._lock:
-                self.error = f"{type(exc).__name__}: {exc}"
-            return
-        with self._lock:
-            self.result, self.fraction, self.message = result, 1.0, "done"
-
-    def status(self) -> tuple[float, str, AblationResult | None, str | None]:
-        """(fraction, message, result or None, error or None)."""
-        with self._lock:
-            return self.fraction, self.message, self.result, self.error
-
-    def wait(self, timeout: float | None = None) -> AblationResult | None:
-        self._thread.join(timeout)
-        return self.status()[2]
+        super().__init__(
+            lambda progress: cached_ablation(source, split, progress=progress, layer=layer), "lstmviz-ablation"
+        )

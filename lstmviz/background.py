@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -22,6 +23,7 @@ class BackgroundJob(Generic[T]):
         self.fraction, self.message = 0.0, message
         self.result: T | None = None
         self.error: str | None = None
+        self.started = time.monotonic()  # when the work began (for "time left" estimates)
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=name)
         self._thread.start()
 

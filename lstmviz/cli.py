@@ -244,13 +244,11 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     files keyed by the weights' hash and the data's hash (models/precomputed/<name>.<what>.npz)."""
     import time
 
-    import torch
-
     from .ablation import precompute_ablation
     from .checkpoint import weights_hash
     from .data import load_split
     from .precompute import PRECOMPUTED_DIR, precompute_model, precomputed_path
-    from .truncation import cached_truncation, naive_truncation, split_key, write_truncation_file
+    from .truncation import cached_truncation, split_key, write_truncation_file
 
     test = load_split(False, args.data_dir)  # the full test set: never precompute on the sample
     data = split_key(test)
@@ -265,15 +263,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
             loaded.model, stem, test, weights, data, out, progress=lambda text: print(text, file=sys.stderr, flush=True)
         )
         print(f"{stem}: truncation curves", file=sys.stderr, flush=True)
-        try:
-            result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
-        except (ValueError, RuntimeError) as exc:
-            if loaded.config.num_layers == 1:
-                raise
-            # a fast path that does not carry a stack's state yet: the reference loop, one pass per k and mode
-            print(f"{stem}: fast path refused ({exc}); the reference loop instead", file=sys.stderr, flush=True)
-            with torch.no_grad():
-                result = naive_truncation(loaded.model, test)
+        result = cached_truncation(loaded.model, test)  # reuses the user cache of these weights and data
         files.append(write_truncation_file(precomputed_path(stem, "truncation", out), weights, data, result))
         for k in reversed(range(loaded.config.num_layers)):  # read there by the Neuron explorer
             where = f" of layer {k + 1}" if loaded.config.num_layers > 1 else ""

@@ -1,4 +1,5 @@
-"""The truncation page driven by AppTest, on a small model: progress first, then figures that follow k and the mode."""
+"""The truncation page driven by AppTest, on a small model: computed in the first run, then figures that follow k and
+the mode."""
 
 from __future__ import annotations
 
@@ -50,8 +51,9 @@ def wait_for_figures(at, timeout: float = 120.0) -> None:
 
 def test_page_computes_once_then_follows_k_and_mode(model_and_page, test_split):
     model, path, at = model_and_page
-    # First visit of a new model, nothing cached: a progress bar while the background job runs, no figures yet.
-    assert at.get("progress") and not at.get("plotly_chart")
+    # First visit of a new model, nothing cached: the run waits for the background job (its progress bar updated
+    # in place meanwhile, no reruns) and ends with the figures, the progress bar gone.
+    assert at.get("plotly_chart") and not at.get("progress")
     wait_for_figures(at)
     assert not at.exception
     assert path.with_name(path.name + tr.CACHE_SUFFIX).is_file()  # stored beside the checkpoint
@@ -99,7 +101,7 @@ def test_second_visit_reads_the_cache(model_and_page, monkeypatch):
 
     st.cache_resource.clear()  # as after a restart: only the file remains
     calls = []
-    monkeypatch.setattr(tr, "truncation_curves", lambda *a, **kw: calls.append(1))
+    monkeypatch.setattr(tr.cache, "truncation_curves", lambda *a, **kw: calls.append(1))
     at.run()
     wait_for_figures(at)
     assert calls == [] and not at.exception

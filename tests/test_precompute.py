@@ -72,7 +72,7 @@ def test_used_when_hashes_match(small, folder, monkeypatch):
     np.testing.assert_allclose(space.coords3, ref.coords3, atol=2e-3 * max(1.0, np.abs(ref.coords3).max()))
     np.testing.assert_allclose(space.separation["h"].centroid_accuracy, ref.separation["h"].centroid_accuracy)
     # the truncation curves: read from the shipped file, not computed
-    monkeypatch.setattr(truncation, "truncation_curves", _never)
+    monkeypatch.setattr(truncation.cache, "truncation_curves", _never)
     result = cached_truncation(model, small)
     assert result.n == len(small) and set(result.modes) == set(truncation.MODES)
 
@@ -87,7 +87,7 @@ def test_ignored_when_weights_or_data_differ(small, folder, test_split, monkeypa
     # cached_truncation then computes: another model's curves, and the same model on other data
     calls = []
     real = truncation.truncation_curves
-    monkeypatch.setattr(truncation, "truncation_curves", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(truncation.cache, "truncation_curves", lambda *a, **k: calls.append(1) or real(*a, **k))
     cached_truncation(other, small, use_cache=False)
     fresh = cached_truncation(model, other_data, use_cache=False)
     assert len(calls) == 2 and fresh.n == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -16,18 +17,21 @@ from lstmviz.evaluate import accuracy, predict_logits
 from lstmviz.model import ModelConfig, build_model
 
 
-def varied_model(cell: str = "lstm", seed: int = 0, hidden: int = 16):
+def varied_model(cell: str = "lstm", seed: int = 0, hidden: int = 16, layers: int = 1):
     """A small untrained model whose answers vary from digit to digit (the notebook's N(0, 1) init).
 
     Its biases are random too: with zero biases a zero row leaves the zero state unchanged, and
-    notebook mode would be the same as early readout.
+    notebook mode would be the same as early readout. In a stack, the layers above the first get
+    larger input weights, so that their answers vary too.
     """
-    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
+    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell, num_layers=layers), seed=seed)
     model.init_notebook_()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "bias" in name:
                 p.normal_(0.0, 0.1)
+            elif name.startswith("rnn.weight_ih_l") and not name.endswith("l0"):
+                p.normal_(0.0, 1.0)  # a layer above the first gets inputs in (-1, 1): Glorot would keep it near 0
     return model.eval()
 
 
@@ -59,10 +63,12 @@ def by_hand(model, images: torch.Tensor, k: int, mode: str) -> np.ndarray:
         return model(torch.from_numpy(x)).argmax(-1).numpy()
 
 
+@pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_fast_equals_naive_for_every_cell(cell, small):
-    model = varied_model(cell)
-    fast = tr.truncation_curves(model, small, batch_size=128)  # 300 = 2 full batches and a remainder
+def test_fast_equals_naive_for_every_cell_and_stack(cell, layers, small):
+    model = varied_model(cell, layers=layers)
+    assert model.rnn.num_layers == layers
+    fast = tr.truncation_curves(model, small, batch_size=128, workers=2)  # 300 = 2 full batches and a remainder
     naive = tr.naive_truncation(model, small, batch_size=128)
     for mode in tr.MODES:
         assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
@@ -132,7 +138,7 @@ def test_cache_is_hit_then_invalidated_by_new_weights(tmp_path, small, cache_dir
         calls.append(tuple(modes))
         return real(model, split, modes, progress, **kw)
 
-    monkeypatch.setattr(tr, "truncation_curves", spy)
+    monkeypatch.setattr(tr.cache, "truncation_curves", spy)
     path = save_checkpoint(tmp_path / "m.safetensors", varied_model(seed=3), {})
     first = tr.cached_truncation(path, small, ["early"])
     assert calls == [("early",)]
@@ -167,7 +173,7 @@ def test_cache_is_hit_then_invalidated_by_new_weights(tmp_path, small, cache_dir
 def test_cache_without_a_checkpoint_file_and_a_damaged_file(tmp_path, small, cache_dir, monkeypatch):
     calls = []
     real = tr.truncation_curves
-    monkeypatch.setattr(tr, "truncation_curves", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    monkeypatch.setattr(tr.cache, "truncation_curves", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     model = varied_model("rnn", seed=5)
     uploaded = LoadedModel(model, model.config, {}, "uploaded file")
     tr.cached_truncation(uploaded, small, ["occlusion"])
@@ -224,29 +230,12 @@ def test_cli_truncation_json(tmp_path, data_dir, test_split, cache_dir, capsys):
         main(["truncation", "--mode", "sideways"])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_fast_equals_naive_on_the_shipped_models(cell, test_split):
-    """Trained weights (saturated gates, long memories), not only small untrained ones: identical answers."""
-    from lstmviz.checkpoint import MODELS_DIR
-
-    path = MODELS_DIR / f"{cell}.safetensors"
-    if not path.is_file():
-        pytest.fail(f"{path} is shipped with the project and must exist")
-    model = load_checkpoint(path).model
-    digits = test_split.subset(240)
-    fast = tr.truncation_curves(model, digits, batch_size=100)  # two full batches and a remainder
-    naive = tr.naive_truncation(model, digits)
-    for mode in tr.MODES:
-        assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
-    assert fast.accuracy["early"][27] > 0.9 and fast.accuracy["early"][5] < 0.5  # a trained model, cut short
-
-
 def test_states_kept_by_the_shared_pass_equal_nn_lstm_to_the_bit(small):
     """The occlusion tails start from the states the shared pass keeps: they equal a full pass stopped at k."""
     model = varied_model("lstm", seed=8)
     with torch.no_grad():
         rows = model.proj(small.images[:64])
-        out, states = tr._states_after_each_row(model, rows)
+        out, states = tr.compute._states_after_each_row(model, rows)
         full, _ = model.rnn(rows)
         assert torch.equal(out, full)
         for k in (1, 13, 28):
@@ -273,9 +262,9 @@ def test_progress_names_the_mode_and_k(small):
 
 def test_time_left_is_estimated_from_the_work_done(monkeypatch):
     clock = iter([100.0, 110.0, 130.0, 195.0])  # start, then one reading per report
-    monkeypatch.setattr(tr.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(tr.compute.time, "perf_counter", lambda: next(clock))
     seen = []
-    meter = tr._Meter(1000, lambda f, m: seen.append((f, m)))
+    meter = tr.compute._Meter(1000, lambda f, m: seen.append((f, m)))
     meter(10, "a")  # 1% done after 10 s: too early to say
     meter(240, "b")  # 25% after 30 s: 90 s left
     meter(500, "c")  # 75% after 95 s: about 32 s left
@@ -284,7 +273,7 @@ def test_time_left_is_estimated_from_the_work_done(monkeypatch):
 
 def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
     model = varied_model("rnn", seed=9)
-    tr._ONE_AT_A_TIME.acquire()  # as if another model's curves were being computed
+    tr.compute._ONE_AT_A_TIME.acquire()  # as if another model's curves were being computed
     try:
         job = tr.TruncationJob(model, small.subset(50))
         for _ in range(100):
@@ -294,7 +283,7 @@ def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
         fraction, message, result, error = job.status()
         assert message.startswith("waiting: the curves of another model") and result is None and error is None
     finally:
-        tr._ONE_AT_A_TIME.release()
+        tr.compute._ONE_AT_A_TIME.release()
     result = job.wait(60)
     assert result is not None and np.array_equal(
         result.predictions["occlusion"],
@@ -302,17 +291,54 @@ def test_a_second_computation_waits_for_the_first(tmp_path, small, cache_dir):
     )
 
 
-def _with_layer(layer: torch.nn.Module):
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_states_kept_for_a_stack_are_every_layers_state(cell, small):
+    """For stacked layers the kept state after k rows is the whole stack's, as nn.LSTM/GRU/RNN returns it."""
+    model = varied_model(cell, seed=10, layers=3)
+    with torch.no_grad():
+        rows = model.proj(small.images[:32])
+        out, states = tr.compute._states_after_each_row(model, rows)
+        assert torch.equal(out, model.rnn(rows)[0])
+        for k in (1, 14, 28):
+            _, state = model.rnn(rows[:, :k])
+            expected = tuple(state) if cell == "lstm" else (state,)
+            assert len(states[k - 1]) == len(expected) and states[k - 1][0].shape == (3, 32, 16)
+            for kept, ref in zip(states[k - 1], expected, strict=True):
+                assert torch.equal(kept, ref)
+
+
+def _with_layer(layer: torch.nn.Module, head: int = 8) -> torch.nn.Module:
     model = build_model(ModelConfig(hidden_size=16, embed_size=8), seed=0)
     model.rnn = layer
-    return model
+    model.head = torch.nn.Linear(head, 10)
+    return model.eval()
+
+
+HANDLED = {  # layers trace.check_supported refuses but the fast path runs as they are
+    "no bias": lambda: torch.nn.GRU(8, 8, num_layers=2, bias=False, batch_first=True),
+    "proj_size": lambda: torch.nn.LSTM(8, 8, num_layers=2, proj_size=4, batch_first=True),
+}
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("kind", list(HANDLED))
+def test_fast_path_handles_any_stack_it_can_continue(kind, small):
+    torch.manual_seed(11)
+    model = _with_layer(HANDLED[kind](), head=4 if kind == "proj_size" else 8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 1.0)
+    digits = small.subset(60)
+    fast, naive = tr.truncation_curves(model, digits), tr.naive_truncation(model, digits)
+    for mode in tr.MODES:
+        assert np.array_equal(fast.predictions[mode], naive.predictions[mode]), mode
+    assert len(np.unique(fast.predictions["notebook"])) >= 3
 
 
 UNSUPPORTED = {
-    "two layers": (lambda: torch.nn.LSTM(8, 8, num_layers=2, batch_first=True), "2 stacked layers"),
-    "no bias": (lambda: torch.nn.GRU(8, 8, bias=False, batch_first=True), "no bias"),
     "bidirectional": (lambda: torch.nn.RNN(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
-    "proj_size": (lambda: torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
+    "not batch_first": (lambda: torch.nn.LSTM(8, 8, num_layers=2), "not batch_first"),
+    "another module": (lambda: torch.nn.Linear(8, 8), "type Linear"),
 }
 
 
@@ -323,3 +349,50 @@ def test_fast_path_refuses_layers_it_does_not_handle(kind, small):
     make, words = UNSUPPORTED[kind]
     with pytest.raises(UnsupportedModelError, match=words):
         tr.truncation_curves(_with_layer(make()), small.subset(10))
+
+
+def test_batches_are_shared_out_to_workers_of_one_torch_thread(small, monkeypatch):
+    """Worker threads compute the batches on one torch thread each; the rest of the process keeps its count;
+    any number of workers gives the same predictions."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(2)  # as on the 2-core server (the check then has teeth on any machine)
+    try:
+        seen = []
+        real = tr.compute._states_after_each_row
+
+        def record(model, rows):
+            torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+            seen.append((threading.current_thread().name, torch.get_num_threads()))
+            return real(model, rows)
+
+        monkeypatch.setattr(tr.compute, "_states_after_each_row", record)
+        model, digits = varied_model("gru", seed=12), small.subset(100)
+        two = tr.truncation_curves(model, digits, batch_size=10)  # default: as many workers as torch threads
+        assert len(seen) == 10 and {t for _, t in seen} == {1}
+        assert len({name for name, _ in seen}) == 2 and all("lstmviz-truncation-worker" in n for n, _ in seen)
+        assert torch.get_num_threads() == 2  # this thread
+        others = []
+        thread = threading.Thread(target=lambda: others.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert others == [2]  # a thread that starts using torch later
+        seen.clear()
+        one = tr.truncation_curves(model, digits, batch_size=10, workers=1)  # in this thread, as it is set
+        assert seen == [(threading.current_thread().name, 2)] * 10
+        three = tr.truncation_curves(model, digits, batch_size=10, workers=3)
+    finally:
+        torch.set_num_threads(default)
+    for mode in tr.MODES:
+        assert np.array_equal(one.predictions[mode], two.predictions[mode])
+        assert np.array_equal(one.predictions[mode], three.predictions[mode])
+
+
+def test_a_workers_error_reaches_the_caller(small, monkeypatch):
+    def boom(model, rows):
+        raise RuntimeError("worker failed")
+
+    monkeypatch.setattr(tr.compute, "_states_after_each_row", boom)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        tr.truncation_curves(varied_model(), small.subset(40), ["early"], batch_size=10, workers=2)
+    assert tr.compute._ONE_AT_A_TIME.acquire(blocking=False)  # released after the error
+    tr.compute._ONE_AT_A_TIME.release()
