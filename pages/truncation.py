@@ -112,6 +112,7 @@ def page() -> None:
     test = get_split(train=False)
     links.sync("truncation")
     job = truncation_job(loaded, test)
+    job.wait(0.5)  # shipped or cached curves load at once: drawn now, not after a progress poll
     fraction, message, result, error = job.status()
     if error is not None:
         st.error(f"The truncation curves could not be computed: {error}")
