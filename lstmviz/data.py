@@ -10,6 +10,7 @@ falls back to the bundled sample: the first 2,000 MNIST test digits (lstmviz/ass
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ SAMPLE_SIZE = 2000
 # (models/precomputed) are shown, and said to be full-test-set figures, when only the sample is here.
 MNIST_TEST_KEY = "9a8f9166889e0b0d622452454480e81acee8b9c0c6cd495fb5ba3359c00c3606"
 DEFAULT_DIR = "data"
+MIRRORS = (("ossci-datasets.s3.amazonaws.com", 443), ("yann.lecun.com", 80))  # torchvision's MNIST mirrors
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -126,8 +128,26 @@ def read_arrays(train: bool, data_dir: str | os.PathLike | None = None) -> tuple
     return images, labels
 
 
+def offline_reason(timeout: float = 2.0) -> str | None:
+    """None when one of MNIST's mirrors accepts a connection (or a proxy is set), else why not: checked before
+    torchvision is imported, so an offline machine falls back in milliseconds instead of seconds."""
+    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy")):
+        return None  # urllib goes through the proxy; a direct connection says nothing
+    reason = "offline"
+    for host, port in MIRRORS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            reason = f"{host}: {exc.strerror or exc}"
+    return reason
+
+
 def _download(train: bool, root: Path) -> None:
     """torchvision's MNIST download into root/MNIST/raw; DataUnavailableError (and no new empty folders) on failure."""
+    reason = offline_reason()
+    if reason is not None:
+        raise DataUnavailableError(missing_message(root, f"no connection to MNIST's mirrors: {reason}")) from None
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"

@@ -202,3 +202,17 @@ def test_damaged_idx_file_is_a_clear_message(data_dir, tmp_path, damage):
     with pytest.raises(DataUnavailableError) as err:
         load_split(False, tmp_path, download=False)
     _check_message(str(err.value), tmp_path)
+
+
+def test_offline_fallback_never_imports_torchvision(tmp_path):
+    """Offline (here: MNIST's mirrors refuse the connection), the missing test set falls back to the bundled
+    sample at once: torchvision is not imported and nothing is written."""
+    code = (
+        "import sys, time; import lstmviz.data as d; d.MIRRORS = (('127.0.0.1', 9),); t = time.monotonic(); "
+        "s, note = d.load_test_or_sample(sys.argv[1]); "
+        "print(s.source, 'torchvision' in sys.modules, time.monotonic() - t < 5)"
+    )
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.split()[:3] == ["sample", "False", "True"], out.stderr
+    assert list(tmp_path.iterdir()) == []
