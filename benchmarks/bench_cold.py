@@ -11,9 +11,14 @@ Chromium context and time from the request until its main figure is drawn:
 Data settings: `mnist` (the folder of --data-dir or $LSTMVIZ_DATA_DIR) and `none` (an empty folder: the
 bundled sample; downloads are tried as on a fresh install unless --no-download). Chromium starts once,
 before the servers. Prints the median, min and max over --runs per page and setting, and the server's own
-start-up time (to a healthy /_stcore/health) for reference. Timings on a shared machine are noisy.
+start-up time (to a healthy /_stcore/health) for reference.
+
+With --after PAGE, each fresh server is first visited on PAGE (untimed), then --pause seconds later (the
+warm-up thread's time: a visitor reading the first page) the timed page opens in a new context: how warm
+the second page is. Timings on a shared machine are noisy.
 
     LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_cold.py [--runs 3] [--page truncation]
+    LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_cold.py --after truncation --page neurons
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from serving import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402
+from serving import CHROMIUM, CHROMIUM_ARGS, free_port, stop, streamlit_command, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 3.0  # issue 10: the Truncation page shows its curves within 3 s of a fresh start
@@ -55,11 +60,10 @@ def start_server(data_dir: str, download: bool) -> tuple[subprocess.Popen, str, 
     env.pop("LSTMVIZ_CACHE_DIR", None)
     if not download:
         env["LSTMVIZ_DOWNLOAD"] = "0"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     t0 = time.monotonic()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        streamlit_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{url}/_stcore/health", proc, timeout=120)
@@ -67,15 +71,6 @@ def start_server(data_dir: str, download: bool) -> tuple[subprocess.Popen, str, 
         stop(proc)
         raise
     return proc, url, time.monotonic() - t0
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
 
 
 def time_page(browser, url: str, page_name: str) -> float:
@@ -102,6 +97,8 @@ def main() -> None:
     parser.add_argument("--data", action="append", choices=["mnist", "none"], help="only these data settings")
     parser.add_argument("--data-dir", default=os.environ.get("LSTMVIZ_DATA_DIR"), help="the MNIST folder")
     parser.add_argument("--no-download", action="store_true", help="LSTMVIZ_DOWNLOAD=0 for the empty folder")
+    parser.add_argument("--after", choices=list(PAGES), help="visit this page first (untimed), then the timed one")
+    parser.add_argument("--pause", type=float, default=10.0, help="seconds between --after's page and the timed one")
     args = parser.parse_args()
     settings = args.data or ["mnist", "none"]
     if "mnist" in settings and not args.data_dir:
@@ -110,7 +107,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"{os.cpu_count()} CPUs, {args.runs} fresh servers each; seconds from the link's request to the figure")
-    print(f"{'page':<11} {'data':<6} {'median':>7} {'min':>6} {'max':>6}   server start (median)")
+    width = 11 if not args.after else 26
+    print(f"{'page':<{width}} {'data':<6} {'median':>7} {'min':>6} {'max':>6}   server start (median)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -121,13 +119,17 @@ def main() -> None:
                         data_dir = args.data_dir if setting == "mnist" else empty
                         proc, url, start = start_server(data_dir, download=setting == "mnist" or not args.no_download)
                         try:
+                            if args.after:
+                                time_page(browser, url, args.after)
+                                time.sleep(args.pause)
                             times.append(time_page(browser, url, page_name))
                             starts.append(start)
                         finally:
                             stop(proc)
                     flag = "" if page_name != "truncation" or statistics.median(times) <= TARGET_S else "  (> 3 s)"
+                    label = page_name if not args.after else f"{page_name} after {args.after}"
                     print(
-                        f"{page_name:<11} {setting:<6} {statistics.median(times):>6.2f}s {min(times):>5.2f}s "
+                        f"{label:<{width}} {setting:<6} {statistics.median(times):>6.2f}s {min(times):>5.2f}s "
                         f"{max(times):>5.2f}s   {statistics.median(starts):.2f}s{flag}",
                         flush=True,
                     )
