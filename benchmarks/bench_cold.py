@@ -10,8 +10,9 @@ Chromium context and time from the request until its main figure is drawn:
 
 Data settings: `mnist` (the folder of --data-dir or $LSTMVIZ_DATA_DIR) and `none` (an empty folder: the
 bundled sample; downloads are tried as on a fresh install unless --no-download). Chromium starts once,
-before the servers. Prints the median, min and max over --runs per page and setting, and the server's own
-start-up time (to a healthy /_stcore/health) for reference.
+before the servers. Prints the median, min and max over --runs per page and setting, the median CPU seconds
+the server process used meanwhile (less dependent on what else runs than the wall time), and the server's
+own start-up time (to a healthy /_stcore/health) for reference.
 
 With --after PAGE, each fresh server is first visited on PAGE (untimed), then --pause seconds later (the
 warm-up thread's time: a visitor reading the first page) the timed page opens in a new context: how warm
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from serving import CHROMIUM, CHROMIUM_ARGS, free_port, stop, streamlit_command, wait_healthy  # noqa: E402
+from serving import CHROMIUM, CHROMIUM_ARGS, cpu_seconds, free_port, stop, streamlit_command, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 3.0  # issue 10: the Truncation page shows its curves within 3 s of a fresh start
@@ -73,19 +74,20 @@ def start_server(data_dir: str, download: bool) -> tuple[subprocess.Popen, str, 
     return proc, url, time.monotonic() - t0
 
 
-def time_page(browser, url: str, page_name: str) -> float:
-    """Seconds from requesting the page's link until its main figure is drawn (no error shown)."""
+def time_page(browser, url: str, page_name: str, pid: int) -> tuple[float, float]:
+    """(seconds, server CPU seconds) from requesting the page's link until its main figure is drawn (no error
+    shown). The server's CPU (/proc/<pid>/stat) depends less on what else the machine runs than the wall time."""
     path, drawn = PAGES[page_name]
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         page = context.new_page()
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), cpu_seconds(pid)
         page.goto(url + path)
         page.wait_for_function(drawn, polling=50, timeout=180_000)
-        seconds = time.monotonic() - t0
+        seconds, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
         if page.get_by_test_id("stException").count() or page.get_by_test_id("stAlertContentError").count():
             raise RuntimeError(f"{page_name}: the page shows an error")
-        return seconds
+        return seconds, cpu
     finally:
         context.close()
 
@@ -108,21 +110,25 @@ def main() -> None:
 
     print(f"{os.cpu_count()} CPUs, {args.runs} fresh servers each; seconds from the link's request to the figure")
     width = 11 if not args.after else 26
-    print(f"{'page':<{width}} {'data':<6} {'median':>7} {'min':>6} {'max':>6}   server start (median)")
+    print(
+        f"{'page':<{width}} {'data':<6} {'median':>7} {'min':>6} {'max':>6} {'server CPU':>11}   server start (median)"
+    )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             for page_name in args.page or list(PAGES):
                 for setting in settings:
-                    times, starts = [], []
+                    times, cpus, starts = [], [], []
                     for _ in range(args.runs):
                         data_dir = args.data_dir if setting == "mnist" else empty
                         proc, url, start = start_server(data_dir, download=setting == "mnist" or not args.no_download)
                         try:
                             if args.after:
-                                time_page(browser, url, args.after)
+                                time_page(browser, url, args.after, proc.pid)
                                 time.sleep(args.pause)
-                            times.append(time_page(browser, url, page_name))
+                            seconds, cpu = time_page(browser, url, page_name, proc.pid)
+                            times.append(seconds)
+                            cpus.append(cpu)
                             starts.append(start)
                         finally:
                             stop(proc)
@@ -130,7 +136,8 @@ def main() -> None:
                     label = page_name if not args.after else f"{page_name} after {args.after}"
                     print(
                         f"{label:<{width}} {setting:<6} {statistics.median(times):>6.2f}s {min(times):>5.2f}s "
-                        f"{max(times):>5.2f}s   {statistics.median(starts):.2f}s{flag}",
+                        f"{max(times):>5.2f}s {statistics.median(cpus):>10.2f}s   "
+                        f"{statistics.median(starts):.2f}s{flag}",
                         flush=True,
                     )
         finally:
