@@ -21,6 +21,7 @@ import time
 import streamlit as st
 
 THREAD_NAME = "lstmviz-warm-up"
+DELAY = 1.0  # seconds: the browser draws the first page on a free core before the warm-up takes one
 NEURON_SAMPLE = 1000  # the Neuron explorer's default sample size
 MODULES = (  # imported by the pages on first visit (torch is already in: app.py's menu imports it)
     "lstmviz.ui.inspector",
@@ -61,7 +62,8 @@ def _warm(checkpoint: str, done: list[str]) -> None:
         step(name, lambda name=name: importlib.import_module(name))
 
 
-def _run(checkpoint: str, done: list[str]) -> None:
+def _run(checkpoint: str, done: list[str], delay: float = 0.0) -> None:
+    time.sleep(delay)
     try:
         _warm(checkpoint, done)
     except Exception:  # noqa: BLE001 - a warm-up never breaks the app; the pages compute as usual
@@ -75,7 +77,7 @@ def _start(_checkpoint: str) -> tuple[threading.Thread, list[str]]:  # no hashed
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_utils"):
         logging.getLogger(name).addFilter(quiet)
     done: list[str] = []
-    thread = threading.Thread(target=_run, args=(_checkpoint, done), daemon=True, name=THREAD_NAME)
+    thread = threading.Thread(target=_run, args=(_checkpoint, done, DELAY), daemon=True, name=THREAD_NAME)
     thread.start()
     return thread, done
 
