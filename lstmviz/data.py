@@ -99,8 +99,8 @@ def has_split(train: bool, data_dir: str | os.PathLike | None = None) -> bool:
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """An idx file (MNIST's raw format: a big-endian header, then unsigned bytes) as a uint8 array of the
-    shape its header gives; ValueError when the file is not one or its size does not match."""
-    data = bytearray(Path(path).read_bytes())  # writable: torch.from_numpy takes it without a copy or warning
+    shape its header gives (read-only); ValueError when the file is not one or its size does not match."""
+    data = Path(path).read_bytes()
     if len(data) < 4 or data[0] or data[1] or data[2] != 0x08:
         raise ValueError("not an idx file of unsigned bytes")
     ndim = data[3]
@@ -167,7 +167,7 @@ def _download(train: bool, root: Path) -> None:
 
 def to_split(images: np.ndarray, labels: np.ndarray, source: str) -> Split:
     """uint8 arrays -> a Split: images (N, 28, 28) float32 in [0, 1] (x / 255), labels (N,) int64."""
-    pixels = torch.from_numpy(np.array(images, dtype=np.uint8)).to(torch.float32).div_(255.0)
+    pixels = torch.from_numpy(np.array(images, dtype=np.uint8)).to(torch.float32).div_(255.0)  # a writable copy
     return Split(pixels, torch.from_numpy(np.asarray(labels).astype(np.int64)), source)
 
 
