@@ -5,7 +5,8 @@ It fills the same `st.cache_resource` caches the pages use (the test set or the 
 model, its identity, its truncation curves, the trace of test digit 0, the Neuron explorer's states of
 its default sample) and imports the pages' heavier modules. It draws nothing: in a thread with no script
 run, Streamlit's spinners do nothing, and its "missing ScriptRunContext" warnings are dropped for this
-thread only. A failure is logged and forgotten: the pages then compute as usual. Not under AppTest (each test
+thread only. Each step that fails is noted in the server's log (INFO) and skipped: the pages then compute
+as usual. Not under AppTest (each test
 clears the caches; a thread filling them meanwhile would make tests depend on timing), nor with
 $LSTMVIZ_WARMUP=0.
 """
