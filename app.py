@@ -5,6 +5,7 @@ import streamlit as st
 from lstmviz.ui import links
 from lstmviz.ui.charts import format_choice
 from lstmviz.ui.sidebar import model_selector
+from lstmviz.ui.warmup import warm_up
 
 st.set_page_config(page_title="lstmviz: an LSTM reads digits", page_icon=":material/pin:", layout="wide")
 
@@ -38,3 +39,4 @@ with st.sidebar.container(key="app_menu"):
 model_selector()
 format_choice()  # the format of every chart's download (camera) button
 navigation.run()
+warm_up()  # once per server, after the first page is drawn: the next pages' data and model load in the background

@@ -1,7 +1,8 @@
 """MNIST held in memory as float tensors (N, 28, 28) in [0, 1].
 
 The folder comes from an explicit argument, else $LSTMVIZ_DATA_DIR, else ./data.
-torchvision reads `<dir>/MNIST/raw/*-ubyte` and downloads them when missing and online
+`<dir>/MNIST/raw/*-ubyte` are read with numpy (`read_idx`, about 0.1 s; nothing is written beside them);
+torchvision is imported only to download them when they are missing and the machine is online
 (set $LSTMVIZ_DOWNLOAD=0 to never try). When the test set is missing, `load_test_or_sample`
 falls back to the bundled sample: the first 2,000 MNIST test digits (lstmviz/assets).
 """
@@ -9,6 +10,7 @@ falls back to the bundled sample: the first 2,000 MNIST test digits (lstmviz/ass
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ SAMPLE_SIZE = 2000
 # (models/precomputed) are shown, and said to be full-test-set figures, when only the sample is here.
 MNIST_TEST_KEY = "9a8f9166889e0b0d622452454480e81acee8b9c0c6cd495fb5ba3359c00c3606"
 DEFAULT_DIR = "data"
+MIRRORS = (("ossci-datasets.s3.amazonaws.com", 443), ("yann.lecun.com", 80))  # torchvision's MNIST mirrors
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -94,19 +97,63 @@ def has_split(train: bool, data_dir: str | os.PathLike | None = None) -> bool:
     return all((raw / name).is_file() for name in names)
 
 
-def load_split(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Split:
-    """Load one split into memory; raise DataUnavailableError with a clear message."""
-    from torchvision.datasets import MNIST
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """An idx file (MNIST's raw format: a big-endian header, then unsigned bytes) as a uint8 array of the
+    shape its header gives (read-only); ValueError when the file is not one or its size does not match."""
+    data = Path(path).read_bytes()
+    if len(data) < 4 or data[0] or data[1] or data[2] != 0x08:
+        raise ValueError("not an idx file of unsigned bytes")
+    ndim = data[3]
+    start = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) < start or len(data) != start + int(np.prod(dims, dtype=np.int64)):
+        raise ValueError(f"{len(data):,} bytes do not fit the header's shape {dims}")
+    return np.frombuffer(data, np.uint8, offset=start).reshape(dims)
 
+
+def read_arrays(train: bool, data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The raw files of one split with numpy: images (N, 28, 28) uint8, labels (N,) uint8.
+    Raises DataUnavailableError when they are missing or not MNIST's layout."""
     root = resolve_data_dir(data_dir)
     raw = root / "MNIST" / "raw"
-    present = has_split(train, root)  # files on disk: never ask torchvision to download
-    if download and not present and not download_allowed():
-        raise DataUnavailableError(missing_message(root, f"downloads are off: {DOWNLOAD_ENV_VAR}=0"))
-    download = download and not present
+    names = RAW_FILES[:2] if train else RAW_FILES[2:]
+    try:
+        images, labels = (read_idx(raw / name) for name in names)
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+            raise ValueError(f"images {images.shape} and labels {labels.shape} are not MNIST's")
+        if labels.size and int(labels.max()) > 9:
+            raise ValueError("labels outside 0-9")
+    except (OSError, ValueError) as exc:
+        raise DataUnavailableError(missing_message(root, f"{raw}: {exc}")) from None
+    return images, labels
+
+
+def offline_reason(timeout: float = 2.0) -> str | None:
+    """None when one of MNIST's mirrors accepts a connection (or a proxy is set), else why not: checked before
+    torchvision is imported, so an offline machine falls back in milliseconds instead of seconds."""
+    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy")):
+        return None  # urllib goes through the proxy; a direct connection says nothing
+    reason = "offline"
+    for host, port in MIRRORS:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            reason = f"{host}: {exc.strerror or exc}"
+    return reason
+
+
+def _download(train: bool, root: Path) -> None:
+    """torchvision's MNIST download into root/MNIST/raw; DataUnavailableError (and no new empty folders) on failure."""
+    reason = offline_reason()
+    if reason is not None:
+        raise DataUnavailableError(missing_message(root, f"no connection to MNIST's mirrors: {reason}")) from None
+    from torchvision.datasets import MNIST
+
+    raw = root / "MNIST" / "raw"
     made = [d for d in (raw, *raw.parents) if not d.exists()]  # deepest first
     try:
-        ds = MNIST(root=str(root), train=train, download=download)
+        MNIST(root=str(root), train=train, download=True)
     except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError offline
         for d in made:  # a failed download leaves no empty folders behind
             try:
@@ -116,17 +163,31 @@ def load_split(train: bool, data_dir: str | os.PathLike | None = None, download:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         reason = " ".join(dict.fromkeys(lines[:1] + lines[-1:])) if lines else type(exc).__name__
         raise DataUnavailableError(missing_message(root, reason)) from None
-    images = ds.data.to(torch.float32).div_(255.0)  # (N, 28, 28) uint8 -> float in [0, 1]
-    labels = ds.targets.to(torch.int64)  # (N,)
-    return Split(images, labels, "train" if train else "test")
+
+
+def to_split(images: np.ndarray, labels: np.ndarray, source: str) -> Split:
+    """uint8 arrays -> a Split: images (N, 28, 28) float32 in [0, 1] (x / 255), labels (N,) int64."""
+    pixels = torch.from_numpy(np.array(images, dtype=np.uint8)).to(torch.float32).div_(255.0)  # a writable copy
+    return Split(pixels, torch.from_numpy(np.asarray(labels).astype(np.int64)), source)
+
+
+def load_split(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Split:
+    """Load one split into memory; raise DataUnavailableError with a clear message."""
+    root = resolve_data_dir(data_dir)
+    if not has_split(train, root):  # only then is torchvision asked to download
+        if not download:
+            raise DataUnavailableError(missing_message(root, "the files are missing")) from None
+        if not download_allowed():
+            raise DataUnavailableError(missing_message(root, f"downloads are off: {DOWNLOAD_ENV_VAR}=0")) from None
+        _download(train, root)
+    images, labels = read_arrays(train, root)
+    return to_split(images, labels, "train" if train else "test")
 
 
 def load_sample() -> Split:
     """The bundled sample: the first 2,000 MNIST test digits with their labels (CC BY-SA 3.0)."""
     with np.load(SAMPLE_PATH, allow_pickle=False) as f:
-        images = torch.from_numpy(f["images"].astype(np.float32) / 255.0)  # (2000, 28, 28) in [0, 1]
-        labels = torch.from_numpy(f["labels"].astype(np.int64))  # (2000,)
-    return Split(images, labels, "sample")
+        return to_split(f["images"], f["labels"], "sample")  # (2000, 28, 28) in [0, 1], (2000,)
 
 
 def sample_note(root: Path) -> str:

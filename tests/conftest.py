@@ -9,12 +9,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from serving import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: F401  (re-exported)
+from serving import CHROMIUM, CHROMIUM_ARGS, free_port, stop, streamlit_command, wait_healthy  # noqa: F401
 
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.data import ENV_VAR, load_split, resolve_data_dir
@@ -161,20 +160,12 @@ def server(data_dir, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     env = dict(os.environ, **{ENV_VAR: str(data_dir)}, OMP_NUM_THREADS="1", HOME=str(home))
     log = open(home / "streamlit.log", "w")
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        stop(proc)
         log.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def streamlit_command(port: int, script: str = "app.py") -> list[str]:
+    """`streamlit run` on 127.0.0.1:port, headless, no usage stats, no file watcher."""
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    return command + ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate a server process, killing it if it does not stop within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 def free_port() -> int:

@@ -53,7 +53,7 @@ def test_first_request_to_truncation_shows_the_page_with_the_sidebar(browser, se
         titles = [t.split("\n")[-1] for t in titles]  # the Material icon's ligature text comes first
         assert titles == NAV_TITLES  # app.py's navigation, not the names of the files in pages/
         assert sidebar.get_by_test_id("stSidebarNav").count() == 0
-        assert page.url == f"{server}/truncation"
+        assert page.url.split("?")[0] == f"{server}/truncation"  # links.sync may add ?model= (the link to this view)
         assert page.get_by_role("heading", name=TITLE).count() == 1  # the page ran once, not twice
         assert page.get_by_test_id("stException").count() == 0
     finally:

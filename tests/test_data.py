@@ -169,3 +169,50 @@ def test_cli_missing_data_exits_2_without_traceback(tmp_path):
     assert proc.stdout == ""
     _check_message(proc.stderr, missing)
     assert not missing.exists()
+
+
+def test_idx_files_read_with_numpy_match_torchvision(data_dir):
+    """The numpy reader gives torchvision's arrays, and torchvision is not even imported to read them."""
+    code = (
+        "import sys; from lstmviz.data import load_split; s = load_split(False, sys.argv[1]); "
+        "print(len(s), 'torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split() == ["10000", "False"], out.stderr
+    from torchvision.datasets import MNIST
+
+    ours, theirs = load_split(False, data_dir), MNIST(str(data_dir), train=False)
+    assert torch.equal(ours.images, theirs.data.to(torch.float32).div_(255.0))
+    assert torch.equal(ours.labels, theirs.targets)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "magic", "labels"])
+def test_damaged_idx_file_is_a_clear_message(data_dir, tmp_path, damage):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in RAW_FILES[2:]:
+        (raw / name).write_bytes((data_dir / "MNIST" / "raw" / name).read_bytes())
+    images, labels = raw / RAW_FILES[2], raw / RAW_FILES[3]
+    if damage == "truncated":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif damage == "magic":
+        images.write_bytes(b"\x00\x00\x0d\x03" + images.read_bytes()[4:])  # float, not unsigned bytes
+    else:
+        labels.write_bytes(labels.read_bytes()[:-1] + b"\x0b")  # a label of 11
+    with pytest.raises(DataUnavailableError) as err:
+        load_split(False, tmp_path, download=False)
+    _check_message(str(err.value), tmp_path)
+
+
+def test_offline_fallback_never_imports_torchvision(tmp_path):
+    """Offline (here: MNIST's mirrors refuse the connection), the missing test set falls back to the bundled
+    sample at once: torchvision is not imported and nothing is written."""
+    code = (
+        "import sys, time; import lstmviz.data as d; d.MIRRORS = (('127.0.0.1', 9),); t = time.monotonic(); "
+        "s, note = d.load_test_or_sample(sys.argv[1]); "
+        "print(s.source, 'torchvision' in sys.modules, time.monotonic() - t < 5)"
+    )
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.split()[:3] == ["sample", "False", "True"], out.stderr
+    assert list(tmp_path.iterdir()) == []
