@@ -118,8 +118,8 @@ def test_a_small_gru_has_only_h_and_fewer_units(app, tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     assert app.session_state[MODEL_KEY] == str(path)
     assert app.radio(key="neuron_state").options == ["h"]
-    assert app.number_input(key="neuron_unit").max == 11
+    assert app.number_input(key="neuron_unit").max == 15
     assert app.number_input(key="neuron_unit").value == 0  # unit 100 does not exist here
-    app.number_input(key="neuron_unit").set_value(11).run()
+    app.number_input(key="neuron_unit").set_value(15).run()
     assert not app.exception
-    assert "Unit 11 of h" in chart(app, "neuron_fig_profile")["layout"]["title"]["text"]
+    assert "Unit 15 of h" in chart(app, "neuron_fig_profile")["layout"]["title"]["text"]
