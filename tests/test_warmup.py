@@ -10,6 +10,7 @@ from lstmviz.precompute import COMPUTATIONS, Computation
 from lstmviz.ui import warmup
 from lstmviz.ui.cache import model_result
 from lstmviz.ui.common import cached_trace, load_model_file, try_split
+from lstmviz.ui.neurons import DEFAULT_SIZE
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_warm_up_fills_the_caches_the_pages_use(clean_caches, monkeypatch):
 
     loaded, (test, _) = load_model_file(DEFAULT_CHECKPOINT), try_split(train=False)
     monkeypatch.setitem(COMPUTATIONS, "states", Computation("never", _boom))
-    idx, states = model_result("states", loaded, test, warmup.NEURON_SAMPLE)  # served from the cache
+    idx, states = model_result("states", loaded, test, DEFAULT_SIZE)  # served from the cache
     assert states.h.shape == (len(idx), 28, loaded.config.hidden_size)
     monkeypatch.setattr("lstmviz.ui.common.trace_image", _boom)
     assert cached_trace(loaded, test.images[0].numpy()).h.shape == (28, loaded.config.hidden_size)

@@ -9,6 +9,7 @@ import streamlit as st
 from .layers import layer_select
 
 SIZES = (500, 1000, 2000)
+DEFAULT_SIZE = 1000  # the sample the page opens with (the warm-up computes it ahead)
 BANDS = {"quartiles": "middle half (25–75 %)", "std": "mean ± 1 std"}
 SOURCES = {"digit": "One test digit", "class": "A class average"}
 
@@ -57,7 +58,7 @@ def sample_controls(cell: str, n_layers: int = 1) -> SampleChoice:
         key="neuron_state",
         help=None if len(names) == 2 else f"A {cell.upper()} has no cell state c.",
     )
-    n = c_n.select_slider("Test digits in the sample", SIZES, value=1000, key="neuron_n")
+    n = c_n.select_slider("Test digits in the sample", SIZES, value=DEFAULT_SIZE, key="neuron_n")
     band = c_band.radio(
         "Spread band",
         list(BANDS),

@@ -23,7 +23,6 @@ import streamlit as st
 
 THREAD_NAME = "lstmviz-warm-up"
 DELAY = 1.0  # seconds: the browser draws the first page on a free core before the warm-up takes one
-NEURON_SAMPLE = 1000  # the Neuron explorer's default sample size
 MODULES = (  # imported by the pages on first visit (torch is already in: app.py's menu imports it)
     "lstmviz.ui.inspector",
     "lstmviz.ui.stepthrough",
@@ -47,6 +46,7 @@ def _warm(checkpoint: str, done: list[str]) -> None:
     """Each step on its own: one that fails (a model the trace does not support, say) is noted and the next runs."""
     from .cache import data_id, model_id, model_result
     from .common import cached_trace, load_model_file, try_split
+    from .neurons import DEFAULT_SIZE
     from .truncation import truncation_job
 
     def step(name: str, work) -> None:
@@ -63,7 +63,7 @@ def _warm(checkpoint: str, done: list[str]) -> None:
     step("ids", lambda: (model_id(loaded), data_id(test)))
     step("truncation", lambda: truncation_job(loaded, test).wait(60))
     step("trace", lambda: cached_trace(loaded, test.images[0].numpy()))
-    step("states", lambda: model_result("states", loaded, test, NEURON_SAMPLE))
+    step("states", lambda: model_result("states", loaded, test, DEFAULT_SIZE))
     for name in MODULES:
         step(name, lambda name=name: importlib.import_module(name))
 
