@@ -309,7 +309,7 @@ def _with_layer(layer: torch.nn.Module):
 
 
 UNSUPPORTED = {
-    "two layers": (lambda: torch.nn.LSTM(8, 8, num_layers=2, batch_first=True), "2 stacked layers"),
+    "four layers": (lambda: torch.nn.LSTM(8, 8, num_layers=4, batch_first=True), "4 stacked layers"),
     "no bias": (lambda: torch.nn.GRU(8, 8, bias=False, batch_first=True), "no bias"),
     "bidirectional": (lambda: torch.nn.RNN(8, 8, bidirectional=True, batch_first=True), "bidirectional"),
     "proj_size": (lambda: torch.nn.LSTM(8, 8, proj_size=4, batch_first=True), "proj_size=4"),
