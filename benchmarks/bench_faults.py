@@ -128,7 +128,7 @@ def cases(bomb_bytes: int, marker: str) -> list[tuple[str, str, str, bytes | Non
         out.append(
             (f"hostile pickle: {kind}", "upload", "evil.safetensors" if "safetensors" in kind else "evil.pt", data)
         )
-    big = hostile.tiny_state(ModelConfig(hidden_size=1024, embed_size=128))
+    big = hostile.oversize_state(hidden=1024, embed=128)
     out += [
         ("projection of 27 inputs (.pt)", "upload", "w27.pt", hostile.wrong_shape_pt(input_size=27)),
         ("12 classes (.pt)", "upload", "c12.pt", hostile.wrong_shape_pt(n_classes=12)),

@@ -25,6 +25,18 @@ def tiny_state(config: ModelConfig | None = None, seed: int = 0) -> dict[str, to
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 
+def oversize_state(hidden: int, embed: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A RowClassifier-shaped LSTM state dict of a size ModelConfig refuses (more than MAX_HIDDEN units),
+    built from torch.nn directly: what a user could upload."""
+    torch.manual_seed(seed)
+    parts = {
+        "proj": torch.nn.Linear(28, embed),
+        "rnn": torch.nn.LSTM(embed, hidden, batch_first=True),
+        "head": torch.nn.Linear(hidden, 10),
+    }
+    return {f"{name}.{k}": v.detach().clone() for name, m in parts.items() for k, v in m.state_dict().items()}
+
+
 def torch_bytes(obj) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)

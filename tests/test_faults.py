@@ -119,10 +119,8 @@ def test_shapes_that_do_not_fit_the_architecture_are_refused(tmp_path, make, wor
 
 
 def test_model_larger_than_the_app_shows_is_refused():
-    from lstmviz.model import ModelConfig
-
-    data = hostile.torch_bytes(hostile.tiny_state(ModelConfig(hidden_size=520, embed_size=16)))
-    with pytest.raises(CheckpointError, match="at most 512 units"):
+    data = hostile.torch_bytes(hostile.oversize_state(hidden=520))
+    with pytest.raises(CheckpointError, match="hidden_size must be an integer from 16 to 512, not 520"):
         import_upload("big.pt", data)
 
 
