@@ -187,6 +187,7 @@ class ModelInfo:
     recipe: str | None = None
     cell: str | None = None
     hidden_size: int | None = None
+    num_layers: int = 1
     n_params: int | None = None
     date: str | None = None
     metrics: dict = field(default_factory=dict, compare=False, repr=False)
@@ -208,12 +209,13 @@ class ModelInfo:
         return " · ".join(parts)
 
     def caption(self) -> str:
-        """A longer description: cell, hidden size, parameters, recipe, accuracy, size, date."""
+        """A longer description: cell, layers, hidden size, parameters, recipe, accuracy, size, date."""
         if not self.valid:
             return f"{self.name}: invalid ({self.error})"
         parts = [
             self.kind,
-            f"{(self.cell or '?').upper()}, hidden {self.hidden_size}",
+            f"{self.num_layers} layers of " * (self.num_layers > 1)
+            + f"{(self.cell or '?').upper()}, hidden {self.hidden_size}",
             f"{self.n_params:,} parameters",
             f"recipe {self.recipe or 'unknown'}",
             self.accuracy_text,
@@ -266,6 +268,7 @@ def _read_info(path: str, mtime_ns: int, size: int, shipped: bool) -> ModelInfo:
         recipe=plain_text(preset, 40),
         cell=config.cell,
         hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
         n_params=n_params,
         date=plain_text(date, 32),
         metrics=metrics,

@@ -2,114 +2,26 @@
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from lstmviz.figures.draw import input_preview_figure
 from lstmviz.figures.stepthrough import probs_bar_figure
-from lstmviz.links import LinkValueError, decode_drawing, encode_drawing
-from lstmviz.preprocess import BOX, UPLOAD_TYPES, BlankImageError, ImageError, canvas_to_mnist, file_to_mnist
+from lstmviz.preprocess import BOX
 from lstmviz.ui import links
 from lstmviz.ui.attribution import render_attribution
 from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import cached_trace, current_model, ensure_navigation
+from lstmviz.ui.draw import drawn_image, forget_linked_drawing, uploaded_image
 from lstmviz.ui.export import render_exports
 from lstmviz.ui.inspector import render_inspector
 from lstmviz.ui.stepthrough import clicked_cell, render_stepthrough
 
 ensure_navigation()
 
-CANVAS_PX = 280  # 10 screen pixels per MNIST pixel
-INK, PAPER = "#FFFFFF", "#000000"
 SOURCES = {"draw": "Draw", "upload": "Upload a picture"}
-CLEAR_KEY = "draw_canvas_gen"
-DRAWN_KEY = "draw_drawn"  # the drawn digit as its link carries it (lstmviz.links.encode_drawing)
-DRAWN_BY_KEY = "draw_drawn_by"  # "canvas" once DRAWN_KEY holds the canvas's drawing, not a link's
 PREVIEW_CAPTION = (
     f"Made exactly as MNIST was: crop to the ink, fit into {BOX}×{BOX} keeping the aspect ratio (dashed box), "
     "paste into 28×28 and shift so the **centre of mass** (orange ×) sits at MNIST's centre (green +)."
 )
-DRAW_PROMPT = "Draw a digit on the black canvas (one digit, large, using most of the square)."
-
-
-def canvas_key() -> str:
-    """The canvas's widget key; Clear changes it, which mounts a fresh, empty canvas."""
-    return f"draw_canvas_{st.session_state.get(CLEAR_KEY, 0)}"
-
-
-def _clear() -> None:
-    st.session_state[CLEAR_KEY] = st.session_state.get(CLEAR_KEY, 0) + 1
-    st.session_state.pop(DRAWN_KEY, None)  # a digit that came with the link goes too
-
-
-def linked_drawing(note) -> tuple[np.ndarray | None, str | None]:
-    """The digit a link brought (`?drawn=`), shown until the student draws or clears (with a note in the
-    container `note`); else the prompt."""
-    code = st.session_state.get(DRAWN_KEY)
-    if code is not None and st.session_state.get(DRAWN_BY_KEY) != "canvas":
-        try:
-            image = decode_drawing(code)
-        except LinkValueError:
-            image = None
-        if image is not None:
-            note.info(
-                "**This digit came with the link** (the preview shows it as the model receives it). "
-                "Draw on the canvas to replace it, or press Clear.",
-                icon=":material/link:",
-            )
-            return image, None
-    st.session_state.pop(DRAWN_KEY, None)  # the canvas was emptied (undo, reset): so is the link
-    return None, DRAW_PROMPT
-
-
-def drawn_image() -> tuple[np.ndarray | None, str | None]:
-    """The canvas with its controls; returns (28x28 input, None) or (None, prompt)."""
-    stroke = st.slider("Stroke width", 6, 40, 22, key="draw_stroke", help="In canvas pixels; the canvas is 280×280.")
-    note = st.container()  # above the canvas: where a digit that came with the link is said to come from
-    result = st_canvas(
-        stroke_width=stroke,
-        stroke_color=INK,
-        background_color=PAPER,
-        height=CANVAS_PX,
-        width=CANVAS_PX,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=canvas_key(),
-    )
-    st.button(
-        "Clear", key="draw_clear", on_click=_clear, icon=":material/delete:", help="Start again with an empty canvas"
-    )
-    st.caption("The canvas toolbar (hover over the canvas) has **undo**, **redo** and **reset**.")
-    try:
-        image = canvas_to_mnist(result.image_data)
-    except BlankImageError:
-        return linked_drawing(note)
-    st.session_state[DRAWN_KEY] = encode_drawing(image)  # the link carries the drawing
-    st.session_state[DRAWN_BY_KEY] = "canvas"
-    return image, None
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def upload_to_mnist(data: bytes) -> np.ndarray:
-    """A PNG/JPEG file's bytes -> the model's 28x28 input (cached: decoding a large photo takes a moment)."""
-    return file_to_mnist(data)
-
-
-def uploaded_image() -> tuple[np.ndarray | None, str | None]:
-    """The file uploader; returns (28x28 input, None) or (None, prompt). A bad file shows an error."""
-    upload = st.file_uploader(
-        "A picture of one digit (PNG, JPEG, WebP, BMP or GIF): any size, dark on light or light on dark",
-        type=UPLOAD_TYPES,
-        key="draw_upload",
-    )
-    if upload is None:
-        return None, "Choose a picture of a digit, or switch to drawing one."
-    try:
-        return upload_to_mnist(upload.getvalue()), None
-    except BlankImageError:
-        return None, f"{upload.name} looks blank: there is no digit to read. Draw one, or choose another picture."
-    except ImageError as exc:
-        st.error(f"{upload.name} cannot be used: {exc}.")
-        return None, None
 
 
 def page() -> None:
@@ -132,7 +44,7 @@ def page() -> None:
     with col_in:
         image, prompt = drawn_image() if source == "draw" else uploaded_image()
     if source != "draw":
-        st.session_state.pop(DRAWN_KEY, None)
+        forget_linked_drawing()
     links.publish("draw")  # after the canvas: the link holds this drawing
     with col_preview:
         if image is None:

@@ -12,16 +12,15 @@ from lstmviz.figures.truncation import (
     seen_strip,
 )
 from lstmviz.summaries import class_examples, decision_text, mode_gap
-from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationJob, TruncationResult, as_seen
+from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
 from lstmviz.ui.common import current_model, ensure_navigation, get_split
-from lstmviz.ui.truncation import forget_jobs, truncation_job
+from lstmviz.ui.truncation import forget_jobs, truncation_job, wait_for
 
 ensure_navigation()
 
-WAIT_S = 0.3  # seconds between two progress updates while the curves are computed
 
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
 EXPLAIN = {
@@ -95,22 +94,6 @@ def show(result: TruncationResult, test: Split) -> None:
     steps = result.decision_step[mode]
     st.markdown(decision_text(steps, SHORT[mode]))
     plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision", tools=True)
-
-
-def wait_for(job: TruncationJob) -> None:
-    """Wait for the job in this run, its progress bar updated in place: a small message every WAIT_S, no rerun
-    (a poll that reruns a fragment every second cost the server more CPU than the computation on a loaded
-    machine). A click elsewhere still stops the wait at the next update; the job goes on in the background."""
-    bar = st.empty()
-    while True:
-        fraction, message, result, error = job.status()
-        if result is not None or error is not None:
-            break
-        bar.progress(
-            fraction, text=f"Computing the curves for this model over the test set (first time only): {message}"
-        )
-        job.wait(WAIT_S)
-    bar.empty()
 
 
 def page() -> None:

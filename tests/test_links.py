@@ -95,8 +95,9 @@ def test_every_param_names_a_widget_key_of_its_page(page):
     source = (ROOT / "pages" / f"{page}.py").read_text(encoding="utf-8")
     if page == "explorer" or page == "draw":  # the unit order's key is f"{key_prefix}order" in the step-through
         source += "\n" + "".join(f'"{p}order"' for p in ("exp_", "draw_"))
-    if page == "neurons":  # the sample controls' keys are in the page's own ui module
-        source += "\n" + (ROOT / "lstmviz" / "ui" / "neurons.py").read_text(encoding="utf-8")
+    own_ui = ROOT / "lstmviz" / "ui" / f"{page}.py"  # a page's controls may live in its own ui module
+    if page in ("neurons", "draw"):
+        source += "\n" + own_ui.read_text(encoding="utf-8")
     for name, p in page_params(page).items():
         assert re.search(rf"[\"']{re.escape(p.key)}[\"']", source), (
             f"{page}: {name} -> {p.key} is not a key on the page"

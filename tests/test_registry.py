@@ -306,3 +306,13 @@ def test_upload_job_refuses_a_bad_file_at_once(user_dir):
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         UploadJob("notes.pt", b"my lecture notes\n" * 40, None)
     assert not user_dir.exists() or not list(user_dir.iterdir())
+
+
+def test_caption_names_the_depth_of_a_stacked_model():
+    """The sidebar's caption says how many layers a stacked model has (and nothing extra for one layer)."""
+    from lstmviz.checkpoint import DEFAULT_CHECKPOINT
+
+    stacked = read_info(DEFAULT_CHECKPOINT.parent / "lstm-2layer.safetensors")
+    assert stacked.num_layers == 2 and "2 layers of LSTM, hidden 128" in stacked.caption()
+    single = read_info(DEFAULT_CHECKPOINT)
+    assert single.num_layers == 1 and "layers" not in single.caption()

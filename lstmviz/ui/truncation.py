@@ -9,6 +9,8 @@ from ..data import Split
 from ..truncation import TruncationJob, TruncationResult
 from .cache import data_id, model_id
 
+WAIT_S = 0.3  # seconds between two progress updates while the curves are computed
+
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> TruncationJob:
@@ -57,3 +59,19 @@ def truncation_results(
         else:
             pending[key] = job
     return results, pending
+
+
+def wait_for(job: TruncationJob) -> None:
+    """Wait for the job in this run, its progress bar updated in place: a small message every WAIT_S, no rerun
+    (a poll that reruns a fragment every second cost the server more CPU than the computation on a loaded
+    machine). A click elsewhere still stops the wait at the next update; the job goes on in the background."""
+    bar = st.empty()
+    while True:
+        fraction, message, result, error = job.status()
+        if result is not None or error is not None:
+            break
+        bar.progress(
+            fraction, text=f"Computing the curves for this model over the test set (first time only): {message}"
+        )
+        job.wait(WAIT_S)
+    bar.empty()
