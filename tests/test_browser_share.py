@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from test_app_draw import SEVEN, stroke_picture
 
 from lstmviz import links
@@ -59,8 +60,16 @@ def test_a_link_with_a_drawn_digit_opens_it_on_a_fresh_server(page, server, draw
 
 def _download(page, chart_key: str):
     chart = page.locator(f".st-key-{chart_key}[data-stale='false']")  # not an old copy left by a rerun
-    chart.scroll_into_view_if_needed()
-    chart.hover()
+    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")  # the rerun has finished drawing
+    for attempt in range(3):  # a rerun may still swap the chart's element between two actions: look it up again
+        try:
+            chart.scroll_into_view_if_needed()
+            chart.hover()
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(300)
     camera = chart.locator(".modebar-btn[data-title^='Download plot']")
     with page.expect_download() as info:
         camera.click()
