@@ -26,11 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from serving import CHROMIUM, CHROMIUM_ARGS, cpu_seconds, free_port  # noqa: E402
+from serving import CHROMIUM, CHROMIUM_ARGS, cpu_seconds, free_port, streamlit_command, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
@@ -58,39 +57,18 @@ def start_server(port: int, data_dir: str | None) -> subprocess.Popen:
     if data_dir:
         env["LSTMVIZ_DATA_DIR"] = data_dir
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
+        streamlit_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("streamlit did not become healthy")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, timeout=120)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
 
 
 class Session:

@@ -12,21 +12,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_browser_nav import TITLES  # the titles app.py gives its pages
 
 pytestmark = pytest.mark.browser
 
 TITLE = re.compile(r"^Truncation: how accuracy falls")
-NAV_TITLES = [
-    "Guided lesson",
-    "Home",
-    "Step-through explorer",
-    "Draw a digit",
-    "Truncation",
-    "Hidden-state space",
-    "Neuron explorer",
-    "Cell comparison",
-    "Train a model",
-]  # the titles app.py gives its pages
 
 
 def test_first_request_to_truncation_shows_the_page_with_the_sidebar(browser, server):
@@ -51,7 +41,7 @@ def test_first_request_to_truncation_shows_the_page_with_the_sidebar(browser, se
         links = sidebar.get_by_test_id("stPageLink-NavLink")
         titles = [t.strip() for t in links.all_inner_texts()]
         titles = [t.split("\n")[-1] for t in titles]  # the Material icon's ligature text comes first
-        assert titles == NAV_TITLES  # app.py's navigation, not the names of the files in pages/
+        assert titles == TITLES  # app.py's navigation, not the names of the files in pages/
         assert sidebar.get_by_test_id("stSidebarNav").count() == 0
         assert page.url.split("?")[0] == f"{server}/truncation"  # links.sync may add ?model= (the link to this view)
         assert page.get_by_role("heading", name=TITLE).count() == 1  # the page ran once, not twice
