@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from .figures.common import MARK  # the current row, as in the app
 from .trace import Trace
 
 FRAME_SIZE = (960, 360)  # pixels (width, height) of every frame
@@ -31,7 +32,6 @@ LAST_FRAME_MS = 2000
 MP4_FPS = Fraction(1000, FRAME_MS)  # the GIF's pace (the player holds the last frame)
 MP4_CRF = 18  # H.264 quality: sharp text and heatmap cells
 ANIMATIONS = ("gif", "mp4")
-MARK = "#ff8c00"  # the current row, as in the app
 DIM = 0.22  # ink of rows not read yet
 
 

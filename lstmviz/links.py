@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from .lesson import N_CHAPTERS
+from .model import MAX_LAYERS, MIN_LAYERS
 from .ordering import ORDERS
 from .train import PRESETS
 from .truncation import MODES
@@ -66,10 +67,12 @@ def choice(options: Sequence[Any]) -> Parser:
 
 @dataclass(frozen=True)
 class Param:
-    """One URL parameter of a page: the widget (session-state) key it restores, and its parser."""
+    """One URL parameter of a page: the widget (session-state) key it restores, its parser, and how a
+    widget value is written back into the link (`show`, the parser's inverse; `str` by default)."""
 
     key: str
     parse: Parser
+    show: Callable[[Any], str] = str
 
 
 def parse_params(query: Mapping[str, str], spec: Mapping[str, Param]) -> tuple[dict[str, Any], list[str]]:
@@ -89,7 +92,7 @@ def parse_params(query: Mapping[str, str], spec: Mapping[str, Param]) -> tuple[d
 
 def to_query(state: Mapping[str, Any], spec: Mapping[str, Param]) -> dict[str, str]:
     """{widget key: value} -> {param: text} for the spec's keys present in `state` (in spec order)."""
-    return {name: str(state[p.key]) for name, p in spec.items() if p.key in state and state[p.key] is not None}
+    return {name: p.show(state[p.key]) for name, p in spec.items() if p.key in state and state[p.key] is not None}
 
 
 def parse_hide(text: str) -> tuple[set[str], list[str]]:
@@ -206,6 +209,23 @@ def number(lo: float, hi: float) -> Parser:
 
 
 STEPS = 28
+
+
+def layer_number(text: str) -> int:
+    """`layer=` counts from 1 (the layer that reads the rows), as the pages' Layer selector shows it; the
+    widget's value counts from 0. A layer the model does not have is dropped by the page's selector."""
+    return integer(MIN_LAYERS, MAX_LAYERS)(text) - 1
+
+
+def show_layer(value: int) -> str:
+    """The Layer selector's value (from 0) as `layer=` (from 1)."""
+    return str(int(value) + 1)
+
+
+def _layer(key: str) -> Param:
+    return Param(key, layer_number, show_layer)
+
+
 ORDER_METHODS = tuple(ORDERS)
 TRUNCATION_MODES = MODES
 
@@ -229,11 +249,13 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
             "item": Param("exp_class_item", integer(1, max(n_test, 1))),
             "wrong": Param("exp_wrong", digit),
             "order": Param("exp_order", choice(ORDER_METHODS)),
+            "layer": _layer("exp_layer"),
         },
         "draw": {
             "input": Param("draw_source", choice(["draw", "upload"])),
             "stroke": Param("draw_stroke", integer(6, 40)),
             "order": Param("draw_order", choice(ORDER_METHODS)),
+            "layer": _layer("draw_layer"),
             DRAWN_PARAM: Param("draw_drawn", drawing),  # the drawn digit itself (the page keeps it up to date)
         },
         "truncation": {
@@ -245,6 +267,7 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
             "view": Param("space_dims", choice(["2-D", "3-D"])),
             "tail": Param("space_tail", integer(0, 8)),
             "digit": Param("space_index", digit),
+            "layer": _layer("space_layer"),
         },
         "neurons": {
             "state": Param("neuron_state", choice(["h", "c"])),
@@ -255,6 +278,7 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
             "digit": Param("neuron_index", digit),
             "class": Param("neuron_class", classes),
             "unit": Param("neuron_unit", integer(0, max(hidden_size - 1, 0))),
+            "layer": _layer("neuron_layer"),
         },
         "cells": {"mode": Param("cells_mode", choice(TRUNCATION_MODES))},
         "train": {

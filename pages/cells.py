@@ -122,7 +122,7 @@ def second_layer_section(models, accs, results, sensitivity) -> None:
 
 
 def page() -> None:
-    st.title("Cell comparison: LSTM, GRU and plain RNN")
+    st.title("Cell comparison: LSTM (one and two layers), GRU and plain RNN")
     st.markdown(INTRO)
     models = load_cell_models()
     if not models:

@@ -16,6 +16,7 @@ from test_app_draw import SEVEN, draw_on_canvas, stroke_picture
 
 from lstmviz.arithmetic import reading, unit_step
 from lstmviz.checkpoint import MODELS_DIR, load_checkpoint, save_checkpoint
+from lstmviz.figures.common import MARK
 from lstmviz.figures.inspector import equation_lines
 from lstmviz.intervene import Intervention, answer_change, intervene_image
 from lstmviz.model import ModelConfig, build_model
@@ -255,4 +256,4 @@ def test_neuron_page_ablation_chart_and_click(app, tmp_path, monkeypatch, test_s
     assert "Unit 9 of h" in chart_by_key(app, "neuron_fig_profile")["layout"]["title"]["text"]
     colors = chart_by_key(app, key)["data"][0]["marker"]["color"]
     order = list(np.asarray(decode(chart_by_key(app, key)["data"][0]["customdata"])))
-    assert colors[order.index(9)] == "#ff8c00"
+    assert colors[order.index(9)] == MARK

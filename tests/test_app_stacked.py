@@ -4,6 +4,7 @@ changing what the unit views show (checked against Trace.at_layer and collect_st
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,36 @@ def test_neurons_layer_selector(stacked_app, model, test_split):
     np.testing.assert_allclose(np.asarray(decode(heat["z"])), trace_image(model, images[0]).at_layer(0).h.T, atol=1e-5)
     assert "h of layer 1 of test digit #0" in grid["layout"]["title"]["text"]
     assert at.button(key="neuron_insp_ablation_start").label.startswith("Silence each of the 64 units of layer 1 ")
+
+
+@pytest.mark.parametrize(
+    "page, key", [("explorer", "exp_layer"), ("state_space", "space_layer"), ("neurons", "neuron_layer")]
+)
+def test_the_link_carries_the_layer(stacked, monkeypatch, tmp_path, page, key):
+    """`?layer=1` opens the page on the layer that reads the rows and stays in the link; a layer the model does
+    not have (`layer=3` of 2) is ignored: the selector shows the top layer and the link says so."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(MODELS_ENV_VAR, str(stacked.parent))
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+
+    def open_link(layer: str) -> AppTest:
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+        at.session_state[MODEL_KEY] = str(stacked)
+        at.query_params["layer"] = layer
+        at.switch_page(f"pages/{page}.py").run()
+        at.run()  # a second run, as after any interaction: the link is written from the widgets' values
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.warning, [w.value for w in at.warning]
+        return at
+
+    def link_layer(at: AppTest) -> str:
+        value = at.query_params["layer"]
+        return value[0] if isinstance(value, list) else value
+
+    at = open_link("1")
+    assert at.radio(key=key).value == 0 and link_layer(at) == "1"
+    at.radio(key=key).set_value(1).run()
+    assert link_layer(at) == "2"
+    at = open_link("3")
+    assert at.radio(key=key).value == 1 and link_layer(at) == "2"

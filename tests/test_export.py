@@ -11,6 +11,7 @@ from PIL import Image, ImageSequence
 
 from lstmviz import export
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from lstmviz.figures.common import MARK
 from lstmviz.trace import trace_image
 
 
@@ -85,8 +86,8 @@ def test_frame_dims_unread_rows_and_boxes_the_current_one(digit):
     early = np.asarray(export.frame_image(trace, image, label, 3))
     late = np.asarray(export.frame_image(trace, image, label, 28))
     assert early.shape == late.shape == (export.FRAME_SIZE[1], export.FRAME_SIZE[0], 3)
-    orange = np.array([0xFF, 0x8C, 0x00])
-    assert (np.abs(early.astype(int) - orange).sum(-1) < 40).sum() > 50  # the current-row markers
+    mark = np.array([int(MARK[i : i + 2], 16) for i in (1, 3, 5)])  # the app's mark colour
+    assert (np.abs(early.astype(int) - mark).sum(-1) < 40).sum() > 50  # the current-row markers
     with pytest.raises(ValueError):
         export.frame_image(trace, image, label, 0)
 

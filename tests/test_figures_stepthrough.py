@@ -352,7 +352,7 @@ def test_stepper_payload_is_json_and_compact():
 def test_stepper_payload_colours_and_ranges_match_the_figures():
     import plotly.colors
 
-    from lstmviz.figures.common import CLASS_COLORS
+    from lstmviz.figures.common import CLASS_COLORS, MARK
     from lstmviz.figures.stepper import stepper_payload
 
     tr = synthetic_trace()
@@ -364,7 +364,7 @@ def test_stepper_payload_colours_and_ranges_match_the_figures():
         assert [plotly.colors.unlabel_rgb(s[1]) for s in colors[name]] == [
             plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(s[1], "rgb")[0][0]) for s in reference
         ]
-    assert colors["classes"] == list(CLASS_COLORS) and colors["mark"] == "#ff8c00"
+    assert colors["classes"] == list(CLASS_COLORS) and colors["mark"] == MARK
     ranges = {s["name"]: s["range"] for s in payload["states"] + payload["gates"]}
     c_max = S.symmetric_range(tr.c)
     assert c_max > 1 and ranges == {

@@ -93,8 +93,8 @@ def test_round_trip_of_every_page_spec(page):
 def test_every_param_names_a_widget_key_of_its_page(page):
     """A page that renames a widget key must update its link parameters (or links break silently)."""
     source = (ROOT / "pages" / f"{page}.py").read_text(encoding="utf-8")
-    if page == "explorer" or page == "draw":  # the unit order's key is f"{key_prefix}order" in the step-through
-        source += "\n" + "".join(f'"{p}order"' for p in ("exp_", "draw_"))
+    if page == "explorer" or page == "draw":  # the step-through's keys: f"{key_prefix}order", f"{key_prefix}layer"
+        source += "\n" + "".join(f'"{p}{name}"' for p in ("exp_", "draw_") for name in ("order", "layer"))
     own_ui = ROOT / "lstmviz" / "ui" / f"{page}.py"  # a page's controls may live in its own ui module
     if page in ("neurons", "draw"):
         source += "\n" + own_ui.read_text(encoding="utf-8")
@@ -102,6 +102,23 @@ def test_every_param_names_a_widget_key_of_its_page(page):
         assert re.search(rf"[\"']{re.escape(p.key)}[\"']", source), (
             f"{page}: {name} -> {p.key} is not a key on the page"
         )
+
+
+def test_layer_counts_from_one_in_the_link():
+    """`layer=1` is the layer that reads the rows (the selector's 0); layers a model cannot have are refused."""
+    for page, key in (
+        ("explorer", "exp_layer"),
+        ("draw", "draw_layer"),
+        ("state_space", "space_layer"),
+        ("neurons", "neuron_layer"),
+    ):
+        param = page_params(page)["layer"]
+        assert param.key == key
+        assert param.parse("1") == 0 and param.parse("3") == 2
+        for bad in ("0", "4", "top"):
+            with pytest.raises(links.LinkValueError):
+                param.parse(bad)
+        assert links.to_query({key: 1}, {"layer": param}) == {"layer": "2"}
 
 
 def test_hide_and_model():

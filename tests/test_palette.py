@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,14 @@ def test_palettes_are_defined_once():
         text = path.read_text()
         assert "COLOURS" not in text, f"{path}: spell it COLORS"
         if path.name != "common.py":
-            for name in ("MODE_COLORS =", "CELL_COLORS =", "CLASS_COLORS ="):
+            for name in ("MODE_COLORS =", "CELL_COLORS =", "CLASS_COLORS =", "MARK ="):
                 assert name not in text, f"{path} defines its own {name[:-2]}"
     assert common.MARK == MARK
+    # the step-through component draws its marks in the colour its payload carries (figures.common.MARK)
+    stepper = ROOT / "lstmviz" / "ui" / "stepper"
+    css, js = (stepper / "stepper.css").read_text(), (stepper / "stepper.js").read_text()
+    assert "var(--lsv-mark)" in css and '"--lsv-mark", data.colors.mark' in js
+    assert not re.search(r"#[0-9a-fA-F]{6}", css.split("lsv-mark", 1)[1].split("}", 1)[0]), "a mark colour in the CSS"
 
 
 def test_figures_use_the_palettes():

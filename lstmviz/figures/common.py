@@ -34,7 +34,8 @@ MODE_COLORS = {"notebook": "#283593", "early": "#c98a00", "occlusion": "#00897b"
 CELL_COLORS = {"lstm": "#ad1457", "gru": "#6200ea", "rnn": "#1b5e20"}
 # The Cell comparison's models: the cells above and the shipped 2-layer LSTM (a lighter LSTM pink).
 COMPARE_COLORS = {**CELL_COLORS, "lstm-2layer": "#ff4081"}
-# The selected unit, the peak row: what the reader picked.
+# What the reader is looking at or picked: the current step (row), the selected unit, the peak row. The
+# step-through component's marks take it from its payload (colors.mark -> the CSS variable --lsv-mark).
 MARK = "#d500f9"
 # Other named curves in one chart (e.g. the state space's separation curves), in order.
 SERIES_COLORS = ("#827717", "#1de9b6")

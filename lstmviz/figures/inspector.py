@@ -15,9 +15,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..arithmetic import GateTerms, UnitStep
-from .common import CLASS_COLORS
+from .common import CLASS_COLORS, MARK
 
-MARK = "#ff8c00"
 DIVERGING = "RdBu_r"
 GATE_TITLES = {
     "input": "input gate i",

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import CLASS_COLORS
+from .common import CLASS_COLORS, MARK
 
 # Classroom-projector styling: large fonts, one colour per digit, fixed colour scales.
 FONT = dict(size=15)
 TITLE_FONT = dict(size=18)
 DIVERGING = "RdBu_r"  # h, c, candidate: blue < 0 < red, white at 0
 SEQUENTIAL = "Viridis"  # sigmoid gates in [0, 1]
-MARK = "#ff8c00"  # the current row / step
 UNREAD_BG = "#e4e6eb"  # what blank (not yet read) cells show
 DIM = 0.22  # ink of unread rows is multiplied by this
 SIGMOID_GATES = ("input", "forget", "output", "reset", "update")

@@ -21,16 +21,17 @@ def layer_select(n_layers: int, key: str, container=None, help: str | None = Non
     """A "Layer" radio for a model with more than one recurrent layer (nothing for one layer); returns the
     chosen layer 0..n_layers-1, the top one (what the readout reads) until another is chosen."""
     if n_layers <= 1:
+        st.session_state.pop(key, None)  # e.g. a link's layer=2 for a one-layer model: not kept in the link
         return 0
     options = list(range(n_layers))
-    if st.session_state.get(key) not in options:  # another model, with fewer layers
-        st.session_state.pop(key, None)
+    if st.session_state.get(key) not in options:  # another model, with fewer layers (or none chosen yet)
+        st.session_state[key] = n_layers - 1  # the top layer; set here, not as the radio's default (no warning
+        # when a link sets the value through st.session_state)
     where = container if container is not None else st
     return int(
         where.radio(
             "Layer",
             options,
-            index=n_layers - 1,
             format_func=lambda k: f"{k + 1}" + (" (top)" if k == n_layers - 1 else ""),
             key=key,
             horizontal=True,

@@ -112,6 +112,7 @@ class Stepper {
     if (sig === this.sig) return;
     this.sig = sig;
     this.d = data;
+    this.root.style.setProperty("--lsv-mark", data.colors.mark); // the app's one mark colour (figures.common.MARK)
     const mem = MEMORY.get(this.key);
     const k = mem && mem.id === data.id ? mem.step : data.start;
     this.decoded = {
