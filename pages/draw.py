@@ -20,7 +20,7 @@ ensure_navigation()
 SOURCES = {"draw": "Draw", "upload": "Upload a picture"}
 PREVIEW_CAPTION = (
     f"Made exactly as MNIST was: crop to the ink, fit into {BOX}×{BOX} keeping the aspect ratio (dashed box), "
-    "paste into 28×28 and shift so the **centre of mass** (orange ×) sits at MNIST's centre (green +)."
+    "paste into 28×28 and shift so the **centre of mass** (magenta ×) sits at MNIST's centre (green +)."
 )
 
 

@@ -82,7 +82,7 @@ def test_empty_canvas_asks_to_draw(draw_page):
     assert "draw_preview" not in chart_keys(at) and not stepthrough_shown(at)
     assert at.slider(key="draw_stroke").value == 22
     empty = chart_spec(chart(at, "draw_preview_empty"))
-    assert [t["type"] for t in empty["data"]] == ["heatmap"]  # no orange × or green + before anything is drawn
+    assert [t["type"] for t in empty["data"]] == ["heatmap"]  # no magenta × or green + before anything is drawn
 
 
 def test_drawing_shows_preview_prediction_and_stepthrough(draw_page):

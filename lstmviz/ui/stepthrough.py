@@ -33,7 +33,7 @@ _STEPPER = st.components.v2.component(
 
 CAPTIONS = {
     "reading": "The network reads the image **one row per step, top to bottom**: faded rows are still to come and "
-    "the orange box is the row read at this step. The probabilities are what it would answer **if reading "
+    "the magenta box is the row read at this step. The probabilities are what it would answer **if reading "
     "stopped here** (softmax of `Linear(h)`; the thick line and the outlined bar are the {who}). They often "
     "**settle before the last row**: once the telling strokes (a loop, a bar, a closing curve) have been read, "
     "the bottom rows are mostly blank and change little, and the memory carries the decision to the end. "
@@ -52,7 +52,7 @@ CAPTIONS = {
     "state_bars_other": "Every unit's value right now. In a {cell}, h is squashed by tanh at every step, "
     "so it stays in (−1, 1); there is no separate cell state c.",
     "h": "One row per unit, one column per step: **red positive, blue negative, white near 0**. The grey area "
-    "is the steps not read yet; the orange box is the current step. Same colours (±1) at every step. "
+    "is the steps not read yet; the magenta box is the current step. Same colours (±1) at every step. "
     "Click a cell to inspect that unit at that step.",
     "c": "The **cell state c is the LSTM's long-term memory**. Colours run to ±{cmax:.1f} (the largest |c| of "
     "this digit) because c is not squashed. Units that hold a steady colour over many steps are "
