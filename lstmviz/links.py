@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -53,7 +53,7 @@ def integer(lo: int, hi: int) -> Parser:
     return parse
 
 
-def choice(options: Sequence[Any]) -> Parser:
+def choice(options: Iterable[Any]) -> Parser:
     """One of `options`, written as its str()."""
     by_text = {str(o): o for o in options}
 
@@ -73,6 +73,13 @@ class Param:
     key: str
     parse: Parser
     show: Callable[[Any], str] = str
+
+
+def named(key: str, values: Mapping[str, Any]) -> Param:
+    """A parameter written as a short name that stands for a widget value (e.g. `view=confusion` for the tab
+    labelled "Confusion")."""
+    names = {v: name for name, v in values.items()}
+    return Param(key, lambda text: values[choice(values)(text)], lambda value: names[value])
 
 
 def parse_params(query: Mapping[str, str], spec: Mapping[str, Param]) -> tuple[dict[str, Any], list[str]]:
@@ -209,6 +216,13 @@ def number(lo: float, hi: float) -> Parser:
 
 
 STEPS = 28
+# The Truncation page's tabs under the curves: the link's name -> the tab's label (its widget value).
+TRUNCATION_VIEWS = {
+    "per_class": "Per class",
+    "confusion": "Confusion",
+    "seen": "What the model sees",
+    "decision": "Rows to decide",
+}
 
 
 def layer_number(text: str) -> int:
@@ -261,6 +275,7 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
         "truncation": {
             "mode": Param("trunc_mode", choice(TRUNCATION_MODES)),
             "k": Param("trunc_k", integer(1, STEPS)),
+            "view": named("trunc_view", TRUNCATION_VIEWS),
         },
         "state_space": {
             "n": Param("space_n", choice([200, 500, 1000, 2000])),

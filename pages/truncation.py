@@ -11,6 +11,7 @@ from lstmviz.figures.truncation import (
     per_class_figure,
     seen_strip,
 )
+from lstmviz.links import TRUNCATION_VIEWS
 from lstmviz.summaries import class_examples, decision_text, mode_gap
 from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, as_seen
 from lstmviz.ui import links
@@ -23,6 +24,7 @@ ensure_navigation()
 
 
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
+VIEWS = TRUNCATION_VIEWS  # the tabs under the curves: a link's name -> the tab's label
 EXPLAIN = {
     "notebook": "The first k rows are moved to the **end** of the sequence, after 28 − k blank rows, so the network "
     "reads a blank start and then the top of the digit and answers at step 28. This is the original "
@@ -63,37 +65,54 @@ def show(result: TruncationResult, test: Split) -> None:
         )
     )
 
-    a, b = st.columns(2)
-    plotly_chart(
-        cached_figure(per_class_figure, result.per_class[mode], k=k, title=f"Accuracy per class: {SHORT[mode]}"),
-        key="trunc_fig_per_class",
-        where=a,
-        tools=True,
-    )
-    plotly_chart(
-        cached_figure(confusion_figure, result.confusion(mode, k), title=f"Confusion after {k} rows: {SHORT[mode]}"),
-        key="trunc_fig_confusion",
-        where=b,
-        tools=True,
-    )
+    # One view at a time under the curves, built and drawn only while its tab is open: a first visit draws two
+    # charts instead of five, and a change of k or mode rebuilds only those two.
+    tabs = dict(zip(VIEWS, st.tabs(list(VIEWS.values()), key="trunc_view", on_change="rerun"), strict=True))
+    view = next((name for name, tab in tabs.items() if tab.open), "per_class")
+    with tabs[view]:
+        details(view, result, test, mode, k)
 
-    st.subheader(f"What the model sees after {k} rows: {SHORT[mode]}")
-    idx = class_examples(test.labels.numpy())
-    seen = as_seen(test.images[idx].numpy(), k, mode)
-    plotly_chart(
-        cached_figure(seen_strip, seen, test.labels[idx].tolist(), result.predictions[mode][k - 1, idx].tolist()),
-        key="trunc_fig_strip",
-        tools=True,
-    )
-    st.caption(
-        "The first test digit of each class, titled *true → predicted*; ✗ marks a wrong answer"
-        + (", and the rows not read yet are shaded." if mode == "early" else ".")
-    )
 
-    st.subheader("Rows needed to decide")
-    steps = result.decision_step[mode]
-    st.markdown(decision_text(steps, SHORT[mode]))
-    plotly_chart(cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision", tools=True)
+def details(view: str, result: TruncationResult, test: Split, mode: str, k: int) -> None:
+    """The open tab's view: accuracy per class, the confusion matrix, the cut digits, or the rows needed."""
+    if view == "per_class":
+        title = f"Accuracy per class: {SHORT[mode]}"
+        plotly_chart(
+            cached_figure(per_class_figure, result.per_class[mode], k=k, title=title),
+            key="trunc_fig_per_class",
+            tools=True,
+        )
+    elif view == "confusion":
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        title = f"Confusion after {k} rows: {SHORT[mode]}"
+        plotly_chart(
+            cached_figure(confusion_figure, result.confusion(mode, k), title=title),
+            key="trunc_fig_confusion",
+            where=left,
+            tools=True,
+        )
+        right.markdown(
+            f"Each row is a true digit, each column the answer after **{k} rows** ({SHORT[mode]}); the diagonal holds "
+            "the right answers. Move k to see which digits the top rows alone already tell apart."
+        )
+    elif view == "seen":
+        idx = class_examples(test.labels.numpy())
+        seen = as_seen(test.images[idx].numpy(), k, mode)
+        answers = result.predictions[mode][k - 1, idx].tolist()
+        plotly_chart(
+            cached_figure(seen_strip, seen, test.labels[idx].tolist(), answers), key="trunc_fig_strip", tools=True
+        )
+        st.caption(
+            f"What the model sees after {k} rows ({SHORT[mode]}): the first test digit of each class, titled *true → "
+            "predicted*; ✗ marks a wrong answer"
+            + (", and the rows not read yet are shaded." if mode == "early" else ".")
+        )
+    else:
+        steps = result.decision_step[mode]
+        st.markdown(decision_text(steps, SHORT[mode]))
+        plotly_chart(
+            cached_figure(decision_figure, steps, color=MODE_COLORS[mode]), key="trunc_fig_decision", tools=True
+        )
 
 
 def page() -> None:

@@ -23,7 +23,7 @@ CASES = {
     "home": {},
     "explorer": {"exp_mode": "index", "exp_index": 42, "exp_order": "change"},
     "draw": {"draw_stroke": 30, "draw_order": "final"},
-    "truncation": {"trunc_mode": "early", "trunc_k": 20},
+    "truncation": {"trunc_mode": "early", "trunc_k": 20, "trunc_view": "Confusion"},
     "state_space": {"space_n": 200, "space_dims": "3-D", "space_tail": 5, "space_index": 7},
     "neurons": {"neuron_n": 500, "neuron_sign": "lowest", "neuron_index": 3, "neuron_unit": 11},
     "train": {"train_epochs": 3, "train_hidden": 64, "train_seed": 5},

@@ -12,6 +12,7 @@ from test_truncation import varied_model
 
 import lstmviz.truncation as tr
 from lstmviz.checkpoint import save_checkpoint
+from lstmviz.links import TRUNCATION_VIEWS
 from lstmviz.registry import MODELS_ENV_VAR
 from lstmviz.ui.common import MODEL_KEY
 
@@ -73,12 +74,25 @@ def test_page_computes_once_then_follows_k_and_mode(model_and_page, test_split):
     for mode in tr.MODES:
         assert shown[f"{SHORT[mode]}, 9 rows"] == f"{expected.accuracy[mode][8]:.2%}"
     assert shown["published, 25 rows"] == "76.6%"
+    # one view at a time under the curves: the open tab's chart only (the first tab until another is chosen)
+    shown_charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert shown_charts == {"trunc_fig_curves", "trunc_fig_per_class"}
+    assert [t.label for t in at.tabs] == list(TRUNCATION_VIEWS.values())
     per_class = chart(at, "trunc_fig_per_class")
     got = np.stack([np.asarray(decode(t["y"]), dtype=np.float64) for t in per_class["data"]], 1)  # (28, 10)
     assert np.allclose(got, expected.per_class["early"], equal_nan=True)
+
+    at.session_state["trunc_view"] = TRUNCATION_VIEWS["confusion"]
+    at.run()
+    assert {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")} == {
+        "trunc_fig_curves",
+        "trunc_fig_confusion",
+    }
     conf = chart(at, "trunc_fig_confusion")
     assert np.array_equal(np.asarray(decode(conf["data"][0]["text"])), expected.confusion("early", 9))
 
+    at.session_state["trunc_view"] = TRUNCATION_VIEWS["seen"]
+    at.run()
     strip = chart(at, "trunc_fig_strip")
     labels = test_split.labels.numpy()
     firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(10)]
@@ -88,10 +102,13 @@ def test_page_computes_once_then_follows_k_and_mode(model_and_page, test_split):
     z = np.asarray(decode(strip["data"][0]["z"]), dtype=np.float64)
     assert np.allclose(z[:9], test_split.images[firsts[0]].numpy()[:9]) and np.isnan(z[9:]).all()
 
+    at.session_state["trunc_view"] = TRUNCATION_VIEWS["decision"]
+    at.run()
     decision = chart(at, "trunc_fig_decision")
     counts = np.asarray(decode(decision["data"][0]["y"]))
     steps = expected.decision_step["early"]
     assert counts.sum() == 10000 and counts[-1] == (steps < 1).sum() and counts[0] == (steps == 1).sum()
+    assert not at.exception
 
 
 def test_second_visit_reads_the_cache(model_and_page, monkeypatch):

@@ -76,6 +76,7 @@ def test_round_trip_of_every_page_spec(page):
             "32",
             "similarity",
             "early",
+            "confusion",
             DRAWN,
         ):
             try:

@@ -149,7 +149,9 @@ def current_url(page: str, params: Mapping[str, str]) -> str:
 
 
 def _link_box(page: str, params: Mapping[str, str]) -> None:
-    with st.sidebar.expander("Link to this view", icon=":material/link:"):
+    # A popover, not an expander: its content (the code box and its 1.5 MB highlighter script) is drawn only when
+    # opened, not on every first page load.
+    with st.sidebar.popover("Link to this view", icon=":material/link:", width="stretch"):
         st.code(current_url(page, params), language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button on the right: opening it (even on a fresh server) restores this view. "
