@@ -8,27 +8,16 @@ import numpy as np
 import pytest
 import torch
 from stacked import silenced_copy, stacked_model
+from test_truncation import varied_model
 
 import lstmviz.ablation as ab
 from lstmviz import cli
 from lstmviz.checkpoint import save_checkpoint
 from lstmviz.figures.inspector import ablation_figure
 from lstmviz.intervene import Intervention, intervene
-from lstmviz.model import ModelConfig, build_model
 from lstmviz.truncation import CACHE_ENV_VAR
 
 CELLS = ("lstm", "gru", "rnn")
-
-
-def varied(cell: str, seed: int = 0, hidden: int = 16):
-    """A small untrained model whose answers vary from digit to digit (random biases too)."""
-    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
-    model.init_notebook_()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "bias" in name:
-                p.normal_(0.0, 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def direct_accuracy(model, split, units) -> float:
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_each_bar_is_a_direct_evaluation(cell, small):
-    model = varied(cell, seed=2)
+    model = varied_model(cell, seed=2)
     seen = []
     result = ab.unit_ablation(model, small, progress=lambda f, m: seen.append(f), batch_size=80)
     assert seen[-1] == 1.0 and all(a <= b for a, b in zip(seen, seen[1:], strict=False))
@@ -71,7 +60,7 @@ def test_each_bar_is_a_direct_evaluation(cell, small):
 
 
 def test_silencing_a_disconnected_unit_costs_nothing(small):
-    model = varied("lstm", seed=5)
+    model = varied_model("lstm", seed=5)
     with torch.no_grad():
         model.rnn.weight_hh_l0[:, 4] = 0.0
         model.head.weight[:, 4] = 0.0
@@ -83,7 +72,7 @@ def test_silencing_a_disconnected_unit_costs_nothing(small):
 
 
 def test_cache_is_written_read_and_keyed(tmp_path, small, cache_dir, monkeypatch):
-    model = varied("gru", seed=6)
+    model = varied_model("gru", seed=6)
     path = save_checkpoint(tmp_path / "m.safetensors", model, {})
     first = ab.cached_ablation(path, small)
     beside = path.with_name(path.name + ab.ABLATION_SUFFIX)
@@ -100,7 +89,7 @@ def test_cache_is_written_read_and_keyed(tmp_path, small, cache_dir, monkeypatch
 
 
 def test_precompute_is_found_in_the_precomputed_folder(tmp_path, small, cache_dir, monkeypatch):
-    model = varied("rnn", seed=7)
+    model = varied_model("rnn", seed=7)
     folder = tmp_path / "shipped"
     path = save_checkpoint(folder / "rnn.safetensors", model, {})
     out = ab.precompute_ablation(path, small, folder / "precomputed")
@@ -114,14 +103,14 @@ def test_precompute_is_found_in_the_precomputed_folder(tmp_path, small, cache_di
 
 
 def test_job_runs_in_the_background(small, cache_dir):
-    job = ab.AblationJob(varied("lstm", seed=8), small.subset(100))
+    job = ab.AblationJob(varied_model("lstm", seed=8), small.subset(100))
     result = job.wait(120)
     fraction, message, res, error = job.status()
     assert error is None and res is result and fraction == 1.0 and result.n == 100
 
 
 def test_cli_json(tmp_path, cache_dir, capsys):
-    model = varied("lstm", seed=9)
+    model = varied_model("lstm", seed=9)
     path = save_checkpoint(tmp_path / "c.safetensors", model, {})
     assert cli.main(["ablation", "--checkpoint", str(path), "--n", "120", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -163,7 +152,7 @@ def test_each_layer_of_a_stack_equals_torch_with_the_unit_cut(cell, layer, small
 
 def test_a_one_layer_model_is_ablated_as_before(small):
     """The default layer of a one-layer model is its only one; an explicit layer=0 is the same run."""
-    model = varied("lstm", seed=3)
+    model = varied_model("lstm", seed=3)
     a, b = ab.unit_ablation(model, small, units=[2, 9]), ab.unit_ablation(model, small, units=[2, 9], layer=0)
     assert a.layer == b.layer == 0 and np.array_equal(a.predictions, b.predictions)
     with pytest.raises(ValueError, match="layer"):

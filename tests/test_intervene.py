@@ -6,25 +6,15 @@ import numpy as np
 import pytest
 import torch
 from stacked import silenced_copy, stacked_model
+from test_truncation import varied_model
 
 from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from lstmviz.figures.inspector import whatif_figure
 from lstmviz.intervene import Intervention, answer_change, intervene, intervene_image
-from lstmviz.model import ModelConfig, build_model
 from lstmviz.trace import trace_batch, trace_image
 from lstmviz.truncation import model_input
 
 CELLS = ("lstm", "gru", "rnn")
-
-
-def varied(cell: str, seed: int = 0, hidden: int = 16):
-    model = build_model(ModelConfig(hidden_size=hidden, embed_size=16, cell=cell), seed=seed)
-    model.init_notebook_()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "bias" in name:
-                p.normal_(0.0, 0.1)
-    return model.eval()
 
 
 def assert_traces_equal(a, b) -> None:
@@ -36,7 +26,7 @@ def assert_traces_equal(a, b) -> None:
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_identity_is_the_plain_trace_exactly(cell, test_split):
-    model = varied(cell)
+    model = varied_model(cell)
     images = test_split.images[:20]
     assert_traces_equal(intervene(model, images, Intervention()), trace_batch(model, images))
     assert_traces_equal(intervene_image(model, images[3].numpy()), trace_image(model, images[3].numpy()))
@@ -49,7 +39,7 @@ def test_identity_on_the_shipped_model(test_split):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_silencing_a_disconnected_unit_changes_nothing(cell, test_split):
-    model = varied(cell, seed=3)
+    model = varied_model(cell, seed=3)
     u = 5
     with torch.no_grad():
         model.rnn.weight_hh_l0[:, u] = 0.0  # nothing reads h_u: no gate of any unit ...
@@ -66,7 +56,7 @@ def test_silencing_a_disconnected_unit_changes_nothing(cell, test_split):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_silencing_a_connected_unit_changes_the_run(cell, test_split):
-    model = varied(cell, seed=4)
+    model = varied_model(cell, seed=4)
     images = test_split.images[:30]
     silenced = intervene(model, images, Intervention(silence=(2, 7)))
     assert np.all(silenced.h[..., [2, 7]] == 0)
@@ -75,7 +65,7 @@ def test_silencing_a_connected_unit_changes_the_run(cell, test_split):
 
 @pytest.mark.parametrize("from_step", [1, 12])
 def test_forget_gate_zero_makes_c_equal_i_times_g(from_step, test_split):
-    model = varied("lstm", seed=5)
+    model = varied_model("lstm", seed=5)
     t = intervene(model, test_split.images[:10], Intervention(clamp_forget=0.0, clamp_from=from_step))
     s = from_step - 1
     assert np.all(t.gates["forget"][:, s:] == 0)
@@ -87,7 +77,7 @@ def test_forget_gate_zero_makes_c_equal_i_times_g(from_step, test_split):
 
 
 def test_forget_gate_one_for_one_unit(test_split):
-    model = varied("lstm", seed=6)
+    model = varied_model("lstm", seed=6)
     u, k = 3, 10
     t = intervene(model, test_split.images[:10], Intervention(clamp_forget=1.0, clamp_from=k, clamp_units=(u,)))
     c = t.c[..., u]
@@ -99,21 +89,21 @@ def test_forget_gate_one_for_one_unit(test_split):
 
 
 def test_gru_update_gate_one_keeps_h(test_split):
-    model = varied("gru", seed=7)
+    model = varied_model("gru", seed=7)
     t = intervene(model, test_split.images[:10], Intervention(clamp_forget=1.0, clamp_from=9))
     assert np.array_equal(t.h[:, 8:], np.broadcast_to(t.h[:, 7:8], t.h[:, 8:].shape))
 
 
 def test_rnn_has_no_gate_to_clamp(test_split):
     with pytest.raises(ValueError, match="no forget gate"):
-        intervene(varied("rnn"), test_split.images[:2], Intervention(clamp_forget=0.0))
+        intervene(varied_model("rnn"), test_split.images[:2], Intervention(clamp_forget=0.0))
     with pytest.raises(ValueError, match="units"):
-        intervene(varied("lstm"), test_split.images[:2], Intervention(silence=(16,)))
+        intervene(varied_model("lstm"), test_split.images[:2], Intervention(silence=(16,)))
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_blanking_is_the_occlusion_input(cell, test_split):
-    model = varied(cell, seed=8)
+    model = varied_model(cell, seed=8)
     images = test_split.images[:20]
     t = intervene(model, images, Intervention(blank_after=9))
     plain = trace_batch(model, model_input(images, 9, "occlusion"))
@@ -200,4 +190,4 @@ def test_a_layer_the_model_does_not_have_is_refused(test_split):
     with pytest.raises(ValueError, match="layer"):
         intervene(stacked_model("gru", layers=2), test_split.images[:2], Intervention(silence=(1,), layer=2))
     with pytest.raises(ValueError, match="layer"):
-        intervene(varied("lstm"), test_split.images[:2], Intervention(layer=1))
+        intervene(varied_model("lstm"), test_split.images[:2], Intervention(layer=1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .common import digit_trace
 from .stepthrough import DIVERGING, FONT, TITLE_FONT, _panel_title, columns, symmetric_range
 
 ZERO_LINE = "#555"
@@ -50,13 +51,8 @@ def row_attribution_figure(
     left, right = columns([1.0, 1.15], gap=0.06)
     row_numbers = np.arange(1, n_rows + 1)
     data: list[dict] = [
-        dict(
-            type="heatmap",
-            z=img,
-            colorscale="Greys",
-            zmin=0,
-            zmax=1,
-            showscale=False,
+        digit_trace(
+            img,
             xaxis="x",
             yaxis="y",
             opacity=0.35 if pixels is not None else 1.0,

@@ -48,6 +48,18 @@ PALETTES = {
 }
 
 
+PIXEL_HOVER = "row %{y}, column %{x}: %{z:.2f}<extra></extra>"
+
+
+def digit_trace(image: np.ndarray, **extra) -> dict:
+    """A digit (28, 28) in 0..1 as a plain heatmap trace dict (no validation): grey ink, no colour bar, the
+    pixel under the pointer on hover; `extra` adds or overrides keys (axes, gaps, opacity, hover)."""
+    return (
+        dict(type="heatmap", z=image, colorscale=INK, zmin=0, zmax=1, showscale=False, hovertemplate=PIXEL_HOVER)
+        | extra
+    )
+
+
 def digit_heatmap(image: np.ndarray, title: str | None = None) -> go.Heatmap:
     """One 28×28 image as a grey heatmap trace (row 0 at the top)."""
     return go.Heatmap(

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..preprocess import CENTRE, INK_THRESHOLD, centre_of_mass
-from .stepthrough import FONT, MARK, TITLE_FONT
+from .common import MARK, digit_trace
+from .stepthrough import FONT, TITLE_FONT
 
 FIELD = "#9aa0a6"  # outline of the 28x28 field
 
@@ -15,17 +16,7 @@ def input_preview_figure(image: np.ndarray, height: int = 340) -> go.Figure:
     """The preprocessed digit (28, 28) pixel by pixel, its ink box, its centre of mass and MNIST's centre."""
     img = np.asarray(image, dtype=np.float32)
     n_rows, n_cols = img.shape
-    heatmap = dict(
-        type="heatmap",
-        z=img,
-        colorscale="Greys",
-        zmin=0,
-        zmax=1,
-        showscale=False,
-        xgap=1,
-        ygap=1,
-        hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>",
-    )
+    heatmap = digit_trace(img, xgap=1, ygap=1)
     shapes = [dict(type="rect", x0=-0.5, x1=n_cols - 0.5, y0=-0.5, y1=n_rows - 0.5, line=dict(color=FIELD, width=1))]
     ink = img >= INK_THRESHOLD
     if ink.any():

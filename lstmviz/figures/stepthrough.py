@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import CLASS_COLORS, MARK
+from .common import CLASS_COLORS, MARK, digit_trace
 
 # Classroom-projector styling: large fonts, one colour per digit, fixed colour scales.
 FONT = dict(size=15)
@@ -426,15 +426,7 @@ def reading_figure(
     k = _check_step(k, n_steps)
     focus = emphasised_class(p, label)
     d_digit, d_lines, d_bars = columns([0.8, 1.6, 1.0], gap=0.07)
-    digit = dict(
-        type="heatmap",
-        z=img,
-        colorscale="Greys",
-        zmin=0,
-        zmax=1,
-        showscale=False,
-        hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>",
-    )
+    digit = digit_trace(img)
     data = [digit, *_prob_lines(p, n_steps, focus, "2"), _prob_bar(p, k, focus, "3")]
     names = [str(j) for j in range(n_steps + 1)]
     frames = [
