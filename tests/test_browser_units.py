@@ -4,7 +4,8 @@ and a stacked model's layer selector redraws the views.
 A fresh `streamlit run` opens the explorer on a 2-layer, 512-unit LSTM (a user model, by `?model=`). The h map
 keeps 3 px per unit and scrolls (all unit maps together); hovering one unit's row and the next names two
 different units, and a click on a unit far down the map (after scrolling it into view) makes the Unit inspector
-show that very unit. Choosing layer 1 redraws the maps with layer 1's values at the same step.
+show that very unit. Choosing layer 1 redraws the maps with layer 1's values at the same step. The Neuron
+explorer's unit map of the same model: a click on unit 400, far down, makes it the unit shown.
 """
 
 from __future__ import annotations
@@ -124,6 +125,53 @@ def test_every_unit_is_clickable_at_512_units(wide_model, browser, server):
         first = tip_at(pg, cell["x"], cell["y"])
         assert first.split(":")[0] == top.split(":")[0]  # the same unit and step ...
         assert first != top  # ... with layer 1's value
+        assert pg.get_by_test_id("stException").count() == 0
+    finally:
+        context.close()
+
+
+# Where unit `u` at step `t` sits in the Neuron explorer's map, in viewport pixels (from Plotly's own axes),
+# after scrolling the page so that it is in view.
+MAP_CELL_JS = """([u, t]) => {
+  const gd = document.querySelector('.st-key-neuron_map .js-plotly-plot');
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
+  let r = gd.getBoundingClientRect();
+  const y = r.top + ya._offset + ya.l2p(u);
+  let el = gd.parentElement;  // the element that scrolls the page
+  while (el && !(el.scrollHeight > el.clientHeight && getComputedStyle(el).overflowY !== 'visible')) el = el.parentElement;
+  el.scrollTop += y - window.innerHeight / 2;
+  r = gd.getBoundingClientRect();
+  return {x: r.left + xa._offset + xa.l2p(t), y: r.top + ya._offset + ya.l2p(u), ch: Math.abs(ya.l2p(1) - ya.l2p(0))};
+}"""
+
+
+def test_a_click_far_down_the_neuron_map_picks_that_unit_at_512_units(wide_model, browser, server):
+    """The Neuron explorer's map of a 512-unit model keeps a row per unit big enough to click; a click on
+    unit 400 (reached by scrolling the page) makes it the unit shown, outlined in the map."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(180_000)
+    try:
+        pg.goto(f"{server}/neurons?model={NAME}&unit=3")
+        pg.locator(".st-key-neuron_map .js-plotly-plot .scatterlayer").wait_for()
+        assert pg.locator(".st-key-neuron_unit input").input_value() == "3"
+        target = 400
+        cell = pg.evaluate(MAP_CELL_JS, [target, 14])
+        assert cell["ch"] >= 2.85 and 0 < cell["y"] < 900, cell  # about 3 px a unit (map_height), now in view
+        pg.mouse.move(cell["x"], cell["y"])
+        pg.wait_for_timeout(200)
+        pg.mouse.click(cell["x"], cell["y"])
+        pg.wait_for_function(
+            "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === String(v); }",
+            arg=[".st-key-neuron_unit input", target],
+        )
+        pg.wait_for_function(  # the map redrawn with that unit outlined
+            f"""() => {{
+              const gd = document.querySelector('.st-key-neuron_map .js-plotly-plot');
+              const shapes = gd && gd.layout && gd.layout.shapes;
+              return shapes && shapes.length === 1 && shapes[0].y0 === {target} - 0.5;
+            }}"""
+        )
         assert pg.get_by_test_id("stException").count() == 0
     finally:
         context.close()
