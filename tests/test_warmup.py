@@ -53,3 +53,14 @@ def test_a_failing_warm_up_is_noted_not_raised(clean_caches, tmp_path, monkeypat
 def test_off_with_the_environment_variable(monkeypatch):
     monkeypatch.setenv("LSTMVIZ_WARMUP", "0")
     assert not warmup.enabled() and warmup.warm_up() is None
+
+
+def test_not_started_under_apptest(app, monkeypatch):
+    """AppTest runs never start the warm-up: a thread per test (each clears the caches) would outlive the
+    tests, computing in torch while the interpreter exits."""
+    started = []
+    monkeypatch.setattr(warmup, "_start", lambda checkpoint: started.append(checkpoint) or (None, []))
+    monkeypatch.delenv("LSTMVIZ_WARMUP", raising=False)
+    app.run()
+    assert not app.exception
+    assert started == []

@@ -8,7 +8,8 @@ run, Streamlit's spinners do nothing, and its "missing ScriptRunContext" warning
 thread only. Each step that fails is noted in the server's log (INFO) and skipped: the pages then compute
 as usual. Not under AppTest (each test
 clears the caches; a thread filling them meanwhile would make tests depend on timing), nor with
-$LSTMVIZ_WARMUP=0.
+$LSTMVIZ_WARMUP=0. The thread is a `background.start_daemon` one: when the process exits, it stops
+before its next step and is waited for (a daemon thread still inside torch at exit aborts the process).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import threading
 import time
 
 import streamlit as st
+from streamlit import config as st_config
+
+from ..background import check_stop, exiting, start_daemon
 
 THREAD_NAME = "lstmviz-warm-up"
 DELAY = 1.0  # seconds: the browser draws the first page on a free core before the warm-up takes one
@@ -50,6 +54,7 @@ def _warm(checkpoint: str, done: list[str]) -> None:
     from .truncation import truncation_job
 
     def step(name: str, work) -> None:
+        check_stop()  # the process is exiting: no further step (Stopped ends the warm-up)
         t0 = time.perf_counter()
         try:
             work()
@@ -69,7 +74,8 @@ def _warm(checkpoint: str, done: list[str]) -> None:
 
 
 def _run(checkpoint: str, done: list[str], delay: float = 0.0) -> None:
-    time.sleep(delay)
+    if exiting(delay):  # the process exits before the warm-up has begun
+        return
     try:
         _warm(checkpoint, done)
     except Exception as exc:  # noqa: BLE001 - no data or no model: the pages say so themselves
@@ -83,13 +89,15 @@ def _start(_checkpoint: str) -> tuple[threading.Thread, list[str]]:  # no hashed
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_utils"):
         logging.getLogger(name).addFilter(quiet)
     done: list[str] = []
-    thread = threading.Thread(target=_run, args=(_checkpoint, done, DELAY), daemon=True, name=THREAD_NAME)
-    thread.start()
-    return thread, done
+    return start_daemon(_run, THREAD_NAME, _checkpoint, done, DELAY), done
 
 
 def enabled() -> bool:
-    return not st.get_option("global.appTest") and os.environ.get("LSTMVIZ_WARMUP", "1") != "0"
+    """Whether warm_up starts the thread: not under AppTest, not with $LSTMVIZ_WARMUP=0.
+
+    AppTest marks its runs by patching `streamlit.config.get_option` (global.appTest is True only there, during
+    a run); `st.get_option` is another reference to the unpatched function and always says False."""
+    return not st_config.get_option("global.appTest") and os.environ.get("LSTMVIZ_WARMUP", "1") != "0"
 
 
 def warm_up() -> threading.Thread | None:
