@@ -12,12 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
-
-import pytest
-
-from lstmviz.background import BackgroundJob, Stopped, check_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3
@@ -27,12 +22,6 @@ LEFT_AT_EXIT = """
 import atexit, threading
 atexit.register(lambda: print("left:", sorted(t.name for t in threading.enumerate() if t.name.startswith("lstmviz"))))
 """
-
-
-def _set_event() -> threading.Event:
-    event = threading.Event()
-    event.set()
-    return event
 
 
 def _exit_while_working(code: str, env: dict[str, str] | None = None) -> None:
@@ -89,30 +78,36 @@ def test_the_warm_up_is_stopped_at_exit(data_dir, tmp_path):
     )
 
 
-def test_progress_is_a_stop_point(monkeypatch):
-    """Once the process is exiting, a job's next progress report ends its work with an error, not a result."""
-    import lstmviz.background as background
+def test_progress_is_a_stop_point():
+    """stop_all (the exit hook): a job's next progress report ends its work with an error, not a result, and the
+    thread is joined. In a child process: the stop flag is the whole process's."""
+    code = """
+        import threading
 
-    seen = []
+        from lstmviz.background import BackgroundJob, Stopped, check_stop, exiting, stop_all
 
-    def work(progress):
-        progress(0.5, "half")
-        seen.append("first report passed")
-        monkeypatch.setattr(background, "_exiting", _set_event())
-        progress(0.6, "more")
-        seen.append("second report passed")
-        return 1
+        reports, running = [], threading.Event()
 
-    job = BackgroundJob(work, "lstmviz-test-stop")
-    assert job.wait(30) is None
-    assert seen == ["first report passed"]
-    assert job.status()[3] == "Stopped: the process is exiting"
+        def work(progress):
+            for i in range(10**9):
+                progress(0.0, f"report {i}")
+                reports.append(i)
+                running.set()
 
-
-def test_check_stop_raises_only_when_exiting(monkeypatch):
-    import lstmviz.background as background
-
-    check_stop()
-    monkeypatch.setattr(background, "_exiting", _set_event())
-    with pytest.raises(Stopped):
-        check_stop()
+        check_stop()  # not exiting yet: no error
+        job = BackgroundJob(work, "lstmviz-test-stop")
+        assert running.wait(30)
+        assert stop_all(30) == [] and exiting()
+        assert not job._thread.is_alive()
+        _, message, result, error = job.status()
+        assert result is None and error == "Stopped: the process is exiting", (result, error)
+        assert message == f"report {reports[-1]}"  # the report that raised changed nothing
+        try:
+            check_stop()
+        except Stopped:
+            print("stopped")
+        """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "stopped", out.stderr[-2000:]
