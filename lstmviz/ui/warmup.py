@@ -26,7 +26,7 @@ from streamlit import config as st_config
 from ..background import check_stop, exiting, start_daemon
 
 THREAD_NAME = "lstmviz-warm-up"
-DELAY = 1.0  # seconds: the browser draws the first page on a free core before the warm-up takes one
+DELAY = 3.0  # seconds: the browser draws the first page (2-3 s of work on 2 cores) before the warm-up runs
 MODULES = (  # imported by the pages on first visit (torch is already in: app.py's menu imports it)
     "lstmviz.ui.inspector",
     "lstmviz.ui.stepthrough",
