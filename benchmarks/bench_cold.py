@@ -21,10 +21,13 @@ fresh as ever. The default, --browser fresh, is a browser that has never opened 
 
 With --after PAGE, each fresh server is first visited on PAGE (untimed), then --pause seconds later (the
 warm-up thread's time: a visitor reading the first page) the timed page opens in a new context: how warm
-the second page is. Timings on a shared machine are noisy.
+the second page is; with --click as well, the timed page is reached by its link in the sidebar of the first
+one (navigation inside the app, no new page load: how a teacher moves on). Timings on a shared machine are
+noisy.
 
     LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_cold.py [--runs 3] [--page truncation]
     LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_cold.py --after truncation --page neurons
+    LSTMVIZ_DATA_DIR=../shared/mnist python benchmarks/bench_cold.py --after home --click --pause 5 --page truncation
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ PAGES = {
 })()""",
     ),
     "neurons": ("/neurons", "document.querySelector('.st-key-neuron_map .js-plotly-plot .heatmaplayer')"),
+    "home": ("/", "document.querySelector('.st-key-home_strip .js-plotly-plot .heatmaplayer')"),
 }
 
 
@@ -80,9 +84,13 @@ def start_server(data_dir: str, download: bool, port: int | None = None) -> tupl
     return proc, url, time.monotonic() - t0
 
 
-def time_page(browser, url: str, page_name: str, pid: int, profile=None) -> tuple[float, float]:
+def time_page(
+    browser, url: str, page_name: str, pid: int, profile=None, click: str | None = None, pause: float = 0.0
+) -> tuple[float, float]:
     """(seconds, server CPU seconds) from requesting the page's link until its main figure is drawn (no error
     shown), in a new browser context, or in a new tab of `profile` (a persistent context: a returning browser).
+    With `click`, once the page is drawn and `pause` s later, the time from a click on the sidebar's link to
+    the page `click` until its figure is drawn instead (navigation inside the app, as a teacher moves on).
     The server's CPU (/proc/<pid>/stat) depends less on what else the machine runs than the wall time."""
     path, drawn = PAGES[page_name]
     context = profile or browser.new_context(viewport={"width": 1440, "height": 900})
@@ -91,9 +99,16 @@ def time_page(browser, url: str, page_name: str, pid: int, profile=None) -> tupl
         t0, cpu0 = time.monotonic(), cpu_seconds(pid)
         page.goto(url + path)
         page.wait_for_function(drawn, polling=50, timeout=180_000)
+        if click:
+            time.sleep(pause)
+            target, drawn = PAGES[click]
+            link = page.locator(f'[data-testid="stSidebar"] a[href="{target.lstrip("/")}"]').first  # relative links
+            t0, cpu0 = time.monotonic(), cpu_seconds(pid)
+            link.click()
+            page.wait_for_function(drawn, polling=50, timeout=180_000)
         seconds, cpu = time.monotonic() - t0, cpu_seconds(pid) - cpu0
         if page.get_by_test_id("stException").count() or page.get_by_test_id("stAlertContentError").count():
-            raise RuntimeError(f"{page_name}: the page shows an error")
+            raise RuntimeError(f"{click or page_name}: the page shows an error")
         return seconds, cpu
     finally:
         page.close()
@@ -111,6 +126,9 @@ def main() -> None:
     parser.add_argument("--after", choices=list(PAGES), help="visit this page first (untimed), then the timed one")
     parser.add_argument("--pause", type=float, default=10.0, help="seconds between --after's page and the timed one")
     parser.add_argument(
+        "--click", action="store_true", help="with --after: go on by the sidebar's link in the same tab (no new load)"
+    )
+    parser.add_argument(
         "--browser",
         choices=["fresh", "returning", "both"],
         default="fresh",
@@ -124,7 +142,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"{os.cpu_count()} CPUs, {args.runs} fresh servers each; seconds from the link's request to the figure")
-    width = 11 if not args.after else 26
+    width = 11 if not args.after else 34
     print(
         f"{'page':<{width}} {'data':<6} {'browser':<9} {'median':>7} {'min':>6} {'max':>6} {'server CPU':>11}   "
         "server start (median)"
@@ -158,10 +176,15 @@ def main() -> None:
                             for _ in range(args.runs):
                                 proc, url, start = start_server(data_dir, download, port)
                                 try:
-                                    if args.after:
-                                        time_page(browser, url, args.after, proc.pid, profile)
-                                        time.sleep(args.pause)
-                                    seconds, cpu = time_page(browser, url, page_name, proc.pid, profile)
+                                    if args.after and args.click:
+                                        seconds, cpu = time_page(
+                                            browser, url, args.after, proc.pid, profile, page_name, args.pause
+                                        )
+                                    else:
+                                        if args.after:
+                                            time_page(browser, url, args.after, proc.pid, profile)
+                                            time.sleep(args.pause)
+                                        seconds, cpu = time_page(browser, url, page_name, proc.pid, profile)
                                     times.append(seconds)
                                     cpus.append(cpu)
                                     starts.append(start)
@@ -173,6 +196,7 @@ def main() -> None:
                         median = statistics.median(times)
                         flag = "" if page_name != "truncation" or median <= TARGET_S else "  (> 3 s)"
                         label = page_name if not args.after else f"{page_name} after {args.after}"
+                        label += " (click)" if args.after and args.click else ""
                         print(
                             f"{label:<{width}} {setting:<6} {kind:<9} {median:>6.2f}s {min(times):>5.2f}s "
                             f"{max(times):>5.2f}s {statistics.median(cpus):>10.2f}s   "
