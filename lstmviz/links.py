@@ -78,8 +78,8 @@ class Param:
 def named(key: str, values: Mapping[str, Any]) -> Param:
     """A parameter written as a short name that stands for a widget value (e.g. `view=confusion` for the tab
     labelled "Confusion")."""
-    names = {v: name for name, v in values.items()}
-    return Param(key, lambda text: values[choice(values)(text)], lambda value: names[value])
+    pick, names = choice(values), {v: name for name, v in values.items()}
+    return Param(key, lambda text: values[pick(text)], lambda value: names[value])
 
 
 def parse_params(query: Mapping[str, str], spec: Mapping[str, Param]) -> tuple[dict[str, Any], list[str]]:

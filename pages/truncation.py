@@ -24,7 +24,6 @@ ensure_navigation()
 
 
 SHORT = {"notebook": "notebook", "early": "early readout", "occlusion": "occlusion"}
-VIEWS = TRUNCATION_VIEWS  # the tabs under the curves: a link's name -> the tab's label
 EXPLAIN = {
     "notebook": "The first k rows are moved to the **end** of the sequence, after 28 − k blank rows, so the network "
     "reads a blank start and then the top of the digit and answers at step 28. This is the original "
@@ -67,7 +66,11 @@ def show(result: TruncationResult, test: Split) -> None:
 
     # One view at a time under the curves, built and drawn only while its tab is open: a first visit draws two
     # charts instead of five, and a change of k or mode rebuilds only those two.
-    tabs = dict(zip(VIEWS, st.tabs(list(VIEWS.values()), key="trunc_view", on_change="rerun"), strict=True))
+    tabs = dict(
+        zip(
+            TRUNCATION_VIEWS, st.tabs(list(TRUNCATION_VIEWS.values()), key="trunc_view", on_change="rerun"), strict=True
+        )
+    )
     view = next((name for name, tab in tabs.items() if tab.open), "per_class")
     with tabs[view]:
         details(view, result, test, mode, k)

@@ -183,3 +183,14 @@ def browser():
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A tab of a new browser context at the classroom projector's 1440x900, closed after the test (a module may
+    define its own `page`, e.g. one that accepts downloads)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(180_000)
+    yield pg
+    context.close()

@@ -16,16 +16,7 @@ STEP_JS = """() => {
 }"""
 
 
-@pytest.fixture
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
-    yield pg
-    context.close()
-
-
-def test_explorer_link_opens_digit_42_at_step_17(page, server):  # noqa: F811
+def test_explorer_link_opens_digit_42_at_step_17(page, server):
     page.goto(f"{server}/explorer?digit=42&step=17")  # the server's first page request
     page.get_by_text(re.compile(r"Test digit #42\b")).first.wait_for()
     page.locator(".lsv-bar").wait_for()
@@ -45,7 +36,7 @@ def test_explorer_link_opens_digit_42_at_step_17(page, server):  # noqa: F811
     other.close()
 
 
-def test_hidden_page_is_absent_from_the_navigation(page, server):  # noqa: F811
+def test_hidden_page_is_absent_from_the_navigation(page, server):
     page.goto(f"{server}/?hide=train,upload")
     nav = page.locator(".st-key-app_menu")
     nav.get_by_role("link", name="Step-through explorer").wait_for()

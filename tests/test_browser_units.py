@@ -79,55 +79,50 @@ def h_title(pg) -> str:
     }""")
 
 
-def test_every_unit_is_clickable_at_512_units(wide_model, browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(120_000)
-    try:
-        pg.goto(f"{server}/explorer?model={NAME}")
-        pg.locator(".lsv-bar").wait_for()
-        pg.get_by_text(f"Unit (0–{H - 1})").first.wait_for()  # the inspector knows the 512 units
-        target = 400  # far down the map: only reachable by scrolling it
-        cell = pg.evaluate(CELL_JS, [target, 14])
-        assert cell["scrolls"] and cell["ch"] >= 2.9  # 3 px a unit, in a scrolling map
-        assert cell["visible"][0] < cell["y"] < cell["visible"][1]
-        pg.wait_for_timeout(300)
-        scrolls = dict(pg.evaluate(SCROLLS_JS))  # every unit map (h, c, the four gates) scrolled with it
-        assert set(scrolls) == {"h", "c", "input", "forget", "candidate", "output"}, scrolls
-        assert len(set(scrolls.values())) == 1 and scrolls["h"] > 0, scrolls
-        pg.mouse.move(10, 10)
-        units = [unit_at(pg, cell["x"], cell["y"] + dy * cell["ch"]) for dy in (-1, 0, 1)]
-        assert len(set(units)) == 3, units  # the rows above and below are other units
-        pg.mouse.click(cell["x"], cell["y"])
-        unit_input = pg.locator(".st-key-exp_insp_unit input")
-        pg.wait_for_function(
-            "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === String(v); }",
-            arg=[".st-key-exp_insp_unit input", units[1]],
-        )
-        assert unit_input.input_value() == str(units[1])
-        step_input = pg.locator(".st-key-exp_insp_step input")
-        assert step_input.input_value() == "14"
-        assert pg.get_by_test_id("stException").count() == 0
+def test_every_unit_is_clickable_at_512_units(wide_model, page, server):
+    pg = page  # conftest: 1440x900
+    pg.goto(f"{server}/explorer?model={NAME}")
+    pg.locator(".lsv-bar").wait_for()
+    pg.get_by_text(f"Unit (0–{H - 1})").first.wait_for()  # the inspector knows the 512 units
+    target = 400  # far down the map: only reachable by scrolling it
+    cell = pg.evaluate(CELL_JS, [target, 14])
+    assert cell["scrolls"] and cell["ch"] >= 2.9  # 3 px a unit, in a scrolling map
+    assert cell["visible"][0] < cell["y"] < cell["visible"][1]
+    pg.wait_for_timeout(300)
+    scrolls = dict(pg.evaluate(SCROLLS_JS))  # every unit map (h, c, the four gates) scrolled with it
+    assert set(scrolls) == {"h", "c", "input", "forget", "candidate", "output"}, scrolls
+    assert len(set(scrolls.values())) == 1 and scrolls["h"] > 0, scrolls
+    pg.mouse.move(10, 10)
+    units = [unit_at(pg, cell["x"], cell["y"] + dy * cell["ch"]) for dy in (-1, 0, 1)]
+    assert len(set(units)) == 3, units  # the rows above and below are other units
+    pg.mouse.click(cell["x"], cell["y"])
+    unit_input = pg.locator(".st-key-exp_insp_unit input")
+    pg.wait_for_function(
+        "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === String(v); }",
+        arg=[".st-key-exp_insp_unit input", units[1]],
+    )
+    assert unit_input.input_value() == str(units[1])
+    step_input = pg.locator(".st-key-exp_insp_step input")
+    assert step_input.input_value() == "14"
+    assert pg.get_by_test_id("stException").count() == 0
 
-        # the layer selector: layer 1's values replace layer 2's in the maps, at the same step
-        assert h_title(pg).startswith("h (hidden state), layer 2")
-        top = tip_at(pg, cell["x"], cell["y"])
-        pg.locator(".st-key-exp_layer").get_by_text("1", exact=True).click()
-        pg.wait_for_function(
-            """() => {
-              const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lsv'));
-              const t = host && host.shadowRoot.querySelector('[data-view="h"] .lsv-title-text');
-              return t && t.textContent.startsWith('h (hidden state), layer 1');
-            }"""
-        )
-        cell = pg.evaluate(CELL_JS, [target, 14])
-        pg.mouse.move(10, 10)
-        first = tip_at(pg, cell["x"], cell["y"])
-        assert first.split(":")[0] == top.split(":")[0]  # the same unit and step ...
-        assert first != top  # ... with layer 1's value
-        assert pg.get_by_test_id("stException").count() == 0
-    finally:
-        context.close()
+    # the layer selector: layer 1's values replace layer 2's in the maps, at the same step
+    assert h_title(pg).startswith("h (hidden state), layer 2")
+    top = tip_at(pg, cell["x"], cell["y"])
+    pg.locator(".st-key-exp_layer").get_by_text("1", exact=True).click()
+    pg.wait_for_function(
+        """() => {
+          const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('.lsv'));
+          const t = host && host.shadowRoot.querySelector('[data-view="h"] .lsv-title-text');
+          return t && t.textContent.startsWith('h (hidden state), layer 1');
+        }"""
+    )
+    cell = pg.evaluate(CELL_JS, [target, 14])
+    pg.mouse.move(10, 10)
+    first = tip_at(pg, cell["x"], cell["y"])
+    assert first.split(":")[0] == top.split(":")[0]  # the same unit and step ...
+    assert first != top  # ... with layer 1's value
+    assert pg.get_by_test_id("stException").count() == 0
 
 
 # Where unit `u` at step `t` sits in the Neuron explorer's map, in viewport pixels (from Plotly's own axes),
@@ -145,33 +140,28 @@ MAP_CELL_JS = """([u, t]) => {
 }"""
 
 
-def test_a_click_far_down_the_neuron_map_picks_that_unit_at_512_units(wide_model, browser, server):
+def test_a_click_far_down_the_neuron_map_picks_that_unit_at_512_units(wide_model, page, server):
     """The Neuron explorer's map of a 512-unit model keeps a row per unit big enough to click; a click on
     unit 400 (reached by scrolling the page) makes it the unit shown, outlined in the map."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(180_000)
-    try:
-        pg.goto(f"{server}/neurons?model={NAME}&unit=3")
-        pg.locator(".st-key-neuron_map .js-plotly-plot .scatterlayer").wait_for()
-        assert pg.locator(".st-key-neuron_unit input").input_value() == "3"
-        target = 400
-        cell = pg.evaluate(MAP_CELL_JS, [target, 14])
-        assert cell["ch"] >= 2.85 and 0 < cell["y"] < 900, cell  # about 3 px a unit (map_height), now in view
-        pg.mouse.move(cell["x"], cell["y"])
-        pg.wait_for_timeout(200)
-        pg.mouse.click(cell["x"], cell["y"])
-        pg.wait_for_function(
-            "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === String(v); }",
-            arg=[".st-key-neuron_unit input", target],
-        )
-        pg.wait_for_function(  # the map redrawn with that unit outlined
-            f"""() => {{
-              const gd = document.querySelector('.st-key-neuron_map .js-plotly-plot');
-              const shapes = gd && gd.layout && gd.layout.shapes;
-              return shapes && shapes.length === 1 && shapes[0].y0 === {target} - 0.5;
-            }}"""
-        )
-        assert pg.get_by_test_id("stException").count() == 0
-    finally:
-        context.close()
+    pg = page  # conftest: 1440x900
+    pg.goto(f"{server}/neurons?model={NAME}&unit=3")
+    pg.locator(".st-key-neuron_map .js-plotly-plot .scatterlayer").wait_for()
+    assert pg.locator(".st-key-neuron_unit input").input_value() == "3"
+    target = 400
+    cell = pg.evaluate(MAP_CELL_JS, [target, 14])
+    assert cell["ch"] >= 2.85 and 0 < cell["y"] < 900, cell  # about 3 px a unit (map_height), now in view
+    pg.mouse.move(cell["x"], cell["y"])
+    pg.wait_for_timeout(200)
+    pg.mouse.click(cell["x"], cell["y"])
+    pg.wait_for_function(
+        "([sel, v]) => { const e = document.querySelector(sel); return e && e.value === String(v); }",
+        arg=[".st-key-neuron_unit input", target],
+    )
+    pg.wait_for_function(  # the map redrawn with that unit outlined
+        f"""() => {{
+          const gd = document.querySelector('.st-key-neuron_map .js-plotly-plot');
+          const shapes = gd && gd.layout && gd.layout.shapes;
+          return shapes && shapes.length === 1 && shapes[0].y0 === {target} - 0.5;
+        }}"""
+    )
+    assert pg.get_by_test_id("stException").count() == 0

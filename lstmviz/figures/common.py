@@ -60,20 +60,6 @@ def digit_trace(image: np.ndarray, **extra) -> dict:
     )
 
 
-def digit_heatmap(image: np.ndarray, title: str | None = None) -> go.Heatmap:
-    """One 28×28 image as a grey heatmap trace (row 0 at the top)."""
-    return go.Heatmap(
-        z=np.asarray(image),
-        colorscale=INK,
-        reversescale=False,
-        zmin=0,
-        zmax=1,
-        showscale=False,
-        hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
-        name=title or "",
-    )
-
-
 def digit_strip(images: np.ndarray, titles: Sequence[str | int], height: int = 160) -> go.Figure:
     """A row of digits (N, 28, 28) with a title above each; every digit square whatever the figure's width.
 
@@ -83,7 +69,7 @@ def digit_strip(images: np.ndarray, titles: Sequence[str | int], height: int = 1
     n = len(images)
     fig = make_subplots(rows=1, cols=max(n, 1), subplot_titles=[str(t) for t in titles], horizontal_spacing=0.01)
     for i, img in enumerate(images):
-        fig.add_trace(digit_heatmap(img), row=1, col=i + 1)
+        fig.add_trace(digit_trace(img), row=1, col=i + 1)
         axis = "" if i == 0 else str(i + 1)
         fig.layout[f"yaxis{axis}"].update(scaleanchor=f"x{axis}", scaleratio=1, constrain="domain")
         fig.layout[f"xaxis{axis}"].update(constrain="domain")

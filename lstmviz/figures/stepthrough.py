@@ -631,14 +631,12 @@ def anatomy_figure(image: np.ndarray, trace, height: int = 340) -> go.Figure:
     n_classes = trace.probs.shape[-1]
     classes = [str(c) for c in range(n_classes)]
     colours = [CLASS_COLORS[c % 10] for c in range(n_classes)]
-    grey = dict(type="heatmap", colorscale="Greys", zmin=0, zmax=1, showscale=False)
     diverging = dict(type="heatmap", colorscale=DIVERGING, zmid=0, showscale=False)
     step_unit = "step %{y}, unit %{x}: %{z:.2f}<extra></extra>"
     traces = [
-        dict(grey, z=img, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"),
-        dict(
-            grey,
-            z=np.asarray(trace.rows, dtype=np.float32),
+        digit_trace(img),
+        digit_trace(
+            np.asarray(trace.rows, dtype=np.float32),
             ygap=3,
             hovertemplate="step %{y}, feature %{x}: %{z:.2f}<extra></extra>",
         ),
