@@ -9,6 +9,9 @@ every shape checked against the architecture before any tensor is read; a `.pt` 
 hold only stored (uncompressed) entries whose sizes add up to no more than the file itself
 (`torch.save` never compresses, so a deflated entry can only be a "zip bomb"), and its pickle is
 scanned for code references before `torch.load` sees it.
+
+Reading a header, listing and identifying a checkpoint (`file_weights_hash`) need no torch: torch is
+imported by the functions that build or save a model, so the app's first page can do without it.
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
-from .model import CELLS, MAX_HIDDEN, MAX_LAYERS, ModelConfig, RowClassifier
+from .config import CELLS, MAX_HIDDEN, MAX_LAYERS, ModelConfig, state_shapes
 from .safeio import read_limited
+
+if TYPE_CHECKING:
+    import torch
+
+    from .model import RowClassifier
 
 FORMAT = "lstmviz/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -104,8 +111,55 @@ def weights_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+_FLOAT_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}  # safetensors dtypes numpy reads; BF16 apart
+
+
+def _as_float32(raw: bytes, dtype: str, count: int) -> np.ndarray | None:
+    """The values of one safetensors tensor as float32 (as `_build` converts them), or None if not floating."""
+    if dtype == "BF16":  # the top half of a float32
+        return (np.frombuffer(raw, "<u2", count).astype(np.uint32) << 16).view(np.float32)
+    if dtype not in _FLOAT_DTYPES:
+        return None
+    return np.frombuffer(raw, _FLOAT_DTYPES[dtype], count).astype(np.float32)
+
+
+def file_weights_hash(path: str | os.PathLike) -> str:
+    """`weights_hash` of the model a safetensors checkpoint loads into, read from the file without torch.
+
+    The file is checked as `load_checkpoint` checks it (header, config, shapes, floating-point and finite
+    values); raises CheckpointError otherwise. `.pt` files and anything else: load them (load_checkpoint).
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        data = read_limited(path, MAX_CHECKPOINT_BYTES)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{name}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    header = header_bytes(data[: 8 + MAX_HEADER_BYTES], len(data), name)
+    parse_header(header, len(data), name)  # every name, shape and byte range checked
+    entries = json.loads(header)
+    entries.pop("__metadata__", None)
+    base = 8 + len(header)
+    h = hashlib.sha256()
+    for key in sorted(entries):  # weights_hash: sorted state-dict names
+        entry = entries[key]
+        shape = tuple(int(v) for v in entry["shape"])
+        begin, stop = (int(v) for v in entry["data_offsets"])
+        values = _as_float32(data[base + begin : base + stop], entry["dtype"], math.prod(shape))
+        if values is None:
+            raise CheckpointError(f"{name}: tensor '{key}' has dtype {entry['dtype']}, expected floating point")
+        if not np.isfinite(values).all():
+            raise CheckpointError(f"{name}: tensor '{key}' holds NaN or infinite values")
+        h.update(key.encode())
+        h.update(str(shape).encode())
+        h.update(values.tobytes())
+    return h.hexdigest()
+
+
 def checkpoint_bytes(model: RowClassifier, metrics: dict | None = None) -> bytes:
     """The safetensors file for a model, as bytes."""
+    from safetensors.torch import save as st_save
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,
@@ -139,10 +193,8 @@ def save_checkpoint(path: str | os.PathLike, model: RowClassifier, metrics: dict
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every tensor name and shape a model of this config has (built on the meta device: no memory)."""
-    with torch.device("meta"):
-        model = RowClassifier(config)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    """Every tensor name and shape a model of this config has (`config.state_shapes`: no torch, no memory)."""
+    return state_shapes(config)
 
 
 def check_config(config: ModelConfig, name: str) -> ModelConfig:
@@ -193,6 +245,10 @@ def _check_shapes(shapes: dict[str, tuple[int, ...]], config: ModelConfig, name:
 
 
 def _build(config: ModelConfig, tensors: dict[str, torch.Tensor], name: str) -> RowClassifier:
+    import torch
+
+    from .model import RowClassifier
+
     check_config(config, name)
     for k, t in tensors.items():
         if not isinstance(t, torch.Tensor):
@@ -333,6 +389,8 @@ def parse_header(header: bytes, file_size: int, name: str) -> tuple[ModelConfig,
 
 
 def _parse_safetensors(data: bytes, name: str) -> LoadedModel:
+    from safetensors.torch import load as st_load
+
     config, metrics, _ = parse_header(header_bytes(data[: 8 + MAX_HEADER_BYTES], len(data), name), len(data), name)
     try:
         tensors = st_load(data)
@@ -439,6 +497,8 @@ def _check_torch_zip(data: bytes, name: str) -> bytes:
 
 
 def _parse_torch(data: bytes, name: str) -> LoadedModel:
+    import torch
+
     if data[:4] == b"PK\x03\x04":
         bad = _code_globals(pickle_globals(_check_torch_zip(data, name)))
         if bad:

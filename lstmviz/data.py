@@ -1,5 +1,8 @@
 """MNIST held in memory as float tensors (N, 28, 28) in [0, 1].
 
+`Digits` holds a split as numpy arrays and needs no torch (the app's first page reads the test set so);
+`Digits.split()` wraps the same memory as the torch `Split` the model reads.
+
 The folder comes from an explicit argument, else $LSTMVIZ_DATA_DIR, else ./data.
 `<dir>/MNIST/raw/*-ubyte` are read with numpy (`read_idx`, about 0.1 s; nothing is written beside them);
 torchvision is imported only to download them when they are missing and the machine is online
@@ -13,9 +16,12 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 ENV_VAR = "LSTMVIZ_DATA_DIR"
 DOWNLOAD_ENV_VAR = "LSTMVIZ_DOWNLOAD"  # "0": never try to download MNIST
@@ -38,22 +44,14 @@ class DataUnavailableError(RuntimeError):
     """MNIST is neither on disk nor downloadable; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Split:
-    """One split in memory: images (N, 28, 28) float32 in [0, 1], labels (N,) int64."""
+class _Named:
+    """What a split says about itself, whatever holds its arrays."""
 
-    images: torch.Tensor
-    labels: torch.Tensor
-    source: str = "test"  # "test", "train" or "sample" (the bundled first 2,000 test digits)
+    labels: object
+    source: str
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
-
-    def subset(self, n: int | None) -> Split:
-        """The first n items (all of them when n is None)."""
-        if n is None or n >= len(self):
-            return self
-        return Split(self.images[:n], self.labels[:n], self.source)
 
     @property
     def is_sample(self) -> bool:
@@ -63,6 +61,36 @@ class Split:
         """Which set this is, for messages and JSON: "test (10,000)", "bundled sample (2,000)"."""
         name = "bundled sample" if self.is_sample else self.source
         return f"{name} ({len(self):,})"
+
+
+@dataclass(frozen=True)
+class Split(_Named):
+    """One split in memory: images (N, 28, 28) float32 in [0, 1], labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    source: str = "test"  # "test", "train" or "sample" (the bundled first 2,000 test digits)
+
+    def subset(self, n: int | None) -> Split:
+        """The first n items (all of them when n is None)."""
+        if n is None or n >= len(self):
+            return self
+        return Split(self.images[:n], self.labels[:n], self.source)
+
+
+@dataclass(frozen=True)
+class Digits(_Named):
+    """One split as numpy arrays, no torch: images (N, 28, 28) float32 in [0, 1], labels (N,) int64."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str = "test"
+
+    def split(self) -> Split:
+        """The same digits as a torch Split (the same memory: nothing is copied)."""
+        import torch
+
+        return Split(torch.from_numpy(self.images), torch.from_numpy(self.labels), self.source)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
@@ -165,14 +193,19 @@ def _download(train: bool, root: Path) -> None:
         raise DataUnavailableError(missing_message(root, reason)) from None
 
 
+def to_digits(images: np.ndarray, labels: np.ndarray, source: str) -> Digits:
+    """uint8 arrays -> Digits: images (N, 28, 28) float32 in [0, 1] (x / 255), labels (N,) int64."""
+    pixels = np.asarray(images, dtype=np.uint8).astype(np.float32) / np.float32(255.0)  # a new array
+    return Digits(pixels, np.asarray(labels).astype(np.int64), source)
+
+
 def to_split(images: np.ndarray, labels: np.ndarray, source: str) -> Split:
     """uint8 arrays -> a Split: images (N, 28, 28) float32 in [0, 1] (x / 255), labels (N,) int64."""
-    pixels = torch.from_numpy(np.array(images, dtype=np.uint8)).to(torch.float32).div_(255.0)  # a writable copy
-    return Split(pixels, torch.from_numpy(np.asarray(labels).astype(np.int64)), source)
+    return to_digits(images, labels, source).split()
 
 
-def load_split(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Split:
-    """Load one split into memory; raise DataUnavailableError with a clear message."""
+def load_digits(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Digits:
+    """Load one split into memory as numpy arrays; raise DataUnavailableError with a clear message."""
     root = resolve_data_dir(data_dir)
     if not has_split(train, root):  # only then is torchvision asked to download
         if not download:
@@ -181,13 +214,23 @@ def load_split(train: bool, data_dir: str | os.PathLike | None = None, download:
             raise DataUnavailableError(missing_message(root, f"downloads are off: {DOWNLOAD_ENV_VAR}=0")) from None
         _download(train, root)
     images, labels = read_arrays(train, root)
-    return to_split(images, labels, "train" if train else "test")
+    return to_digits(images, labels, "train" if train else "test")
+
+
+def load_split(train: bool, data_dir: str | os.PathLike | None = None, download: bool = True) -> Split:
+    """Load one split into memory; raise DataUnavailableError with a clear message."""
+    return load_digits(train, data_dir, download).split()
+
+
+def sample_digits() -> Digits:
+    """The bundled sample as numpy arrays: the first 2,000 MNIST test digits with their labels (CC BY-SA 3.0)."""
+    with np.load(SAMPLE_PATH, allow_pickle=False) as f:
+        return to_digits(f["images"], f["labels"], "sample")  # (2000, 28, 28) in [0, 1], (2000,)
 
 
 def load_sample() -> Split:
     """The bundled sample: the first 2,000 MNIST test digits with their labels (CC BY-SA 3.0)."""
-    with np.load(SAMPLE_PATH, allow_pickle=False) as f:
-        return to_split(f["images"], f["labels"], "sample")  # (2000, 28, 28) in [0, 1], (2000,)
+    return sample_digits().split()
 
 
 def sample_note(root: Path) -> str:
@@ -199,12 +242,20 @@ def sample_note(root: Path) -> str:
     )
 
 
+def test_digits_or_sample(
+    data_dir: str | os.PathLike | None = None, download: bool = True
+) -> tuple[Digits, str | None]:
+    """The test split as numpy arrays, else the bundled sample with a note saying so: (digits, note or None)."""
+    try:
+        return load_digits(False, data_dir, download), None
+    except DataUnavailableError:
+        return sample_digits(), sample_note(resolve_data_dir(data_dir))
+
+
 def load_test_or_sample(data_dir: str | os.PathLike | None = None, download: bool = True) -> tuple[Split, str | None]:
     """The test split, else the bundled sample with a note saying so: (split, note or None)."""
-    try:
-        return load_split(False, data_dir, download), None
-    except DataUnavailableError:
-        return load_sample(), sample_note(resolve_data_dir(data_dir))
+    digits, note = test_digits_or_sample(data_dir, download)
+    return digits.split(), note
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, download: bool = True) -> tuple[Split, Split]:

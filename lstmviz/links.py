@@ -17,10 +17,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from .lesson import N_CHAPTERS
-from .model import MAX_LAYERS, MIN_LAYERS
+from .config import MAX_LAYERS, MIN_LAYERS
 from .ordering import ORDERS
-from .train import PRESETS
 from .truncation import MODES
 
 HIDE_PARAM = "hide"
@@ -254,7 +252,10 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
     classes = choice(list(range(10)))
     specs = {
         "home": {},
-        "lesson": {"chapter": Param("lesson_step", integer(1, N_CHAPTERS)), "digit": Param("lesson_digit", digit)},
+        "lesson": lambda: {
+            "chapter": Param("lesson_step", integer(1, _chapters())),
+            "digit": Param("lesson_digit", digit),
+        },
         "explorer": {
             "mode": Param("exp_mode", choice(["index", "random", "class", "wrong"])),
             "digit": Param("exp_index", digit),
@@ -296,8 +297,8 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
             "layer": _layer("neuron_layer"),
         },
         "cells": {"mode": Param("cells_mode", choice(TRUNCATION_MODES))},
-        "train": {
-            "preset": Param("train_preset", choice(list(PRESETS))),
+        "train": lambda: {
+            "preset": Param("train_preset", choice(_presets())),
             "epochs": Param("train_epochs", integer(1, 50)),
             "hidden": Param("train_hidden", choice([16, 32, 64, 128, 256])),
             "n": Param("train_n", choice([1000, 2000, 5000, 10_000, 20_000, 30_000, 55_000, 60_000])),
@@ -308,7 +309,20 @@ def page_params(page: str, n_test: int = 10_000, hidden_size: int = 512) -> dict
     }
     if page not in specs:
         raise KeyError(f"no link parameters for page {page!r}")
-    return specs[page]
+    spec = specs[page]
+    return spec() if callable(spec) else spec  # the lesson's and Train's, built only for their page (torch)
+
+
+def _chapters() -> int:
+    from .lesson import N_CHAPTERS  # the lesson and the recipes import torch: only their own pages need them
+
+    return N_CHAPTERS
+
+
+def _presets() -> list[str]:
+    from .train import PRESETS
+
+    return list(PRESETS)
 
 
 STEP_PAGES = {"explorer": integer(0, STEPS)}  # pages whose step-through opens at `?step=`

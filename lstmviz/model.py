@@ -1,74 +1,31 @@
 """The model the app is about: rows of a digit -> projection -> recurrent cell -> readout.
 
-One file holds the module and its config (nanoGPT style); a checkpoint carries the config
-and `RowClassifier(config)` rebuilds the exact module.
+The module and its config (nanoGPT style): a checkpoint carries the config and
+`RowClassifier(config)` rebuilds the exact module. The config dataclass is defined in `config.py`, which
+needs no torch (reading a checkpoint's header and the app's first page import none), and is re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
-CELLS = ("lstm", "gru", "rnn")
-# The one set of limits on a model's shape, used by ModelConfig, checkpoint validation, the CLI and the Train page.
-MIN_LAYERS, MAX_LAYERS = 1, 3  # stacked recurrent layers a model may have
-MIN_HIDDEN, MAX_HIDDEN = 16, 512  # units per recurrent layer
+from .config import CELLS, GATES, MAX_HIDDEN, MAX_LAYERS, MIN_HIDDEN, MIN_LAYERS, ModelConfig, state_shapes
 
-# Gate names per cell type, in the order torch.nn stacks them in weight_ih_l0 / weight_hh_l0.
-GATES: dict[str, tuple[str, ...]] = {
-    "lstm": ("input", "forget", "candidate", "output"),
-    "gru": ("reset", "update", "candidate"),
-    "rnn": (),
-}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Shape of the network: 28 features per row, a row embedding, `num_layers` (MIN_LAYERS..MAX_LAYERS)
-    stacked recurrent layers of `hidden_size` (MIN_HIDDEN..MAX_HIDDEN) units, 10 classes, a cell type.
-
-    `embed_size` is the width of the row embedding `Linear(input_size -> embed_size)` in front of the
-    recurrent layers (older checkpoints call it `proj_size`; it is not torch's `nn.LSTM(proj_size=...)`).
-    """
-
-    input_size: int = 28
-    embed_size: int = 128
-    hidden_size: int = 128
-    n_classes: int = 10
-    cell: str = "lstm"
-    forget_bias: float = 1.0
-    num_layers: int = 1
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, not {self.cell!r}")
-        for f in ("input_size", "embed_size", "n_classes"):
-            value = getattr(self, f)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 65536:
-                raise ValueError(f"{f} must be an integer from 1 to 65536, not {value!r}")
-        for f, lo, hi in (("hidden_size", MIN_HIDDEN, MAX_HIDDEN), ("num_layers", MIN_LAYERS, MAX_LAYERS)):
-            value = getattr(self, f)
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise ValueError(f"{f} must be an integer from {lo} to {hi}, not {value!r}")
-        if not isinstance(self.forget_bias, (int, float)) or not math.isfinite(self.forget_bias):
-            raise ValueError(f"forget_bias must be a finite number, not {self.forget_bias!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        """Build from a dict, ignoring unknown keys (older/newer checkpoints); reads the old name `proj_size`."""
-        if not isinstance(d, dict):
-            raise TypeError(f"a model config must be a JSON object, not {type(d).__name__}")
-        d = dict(d)
-        if "proj_size" in d and "embed_size" not in d:  # checkpoints saved before the rename
-            d["embed_size"] = d.pop("proj_size")
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+__all__ = [
+    "CELLS",
+    "GATES",
+    "MAX_HIDDEN",
+    "MAX_LAYERS",
+    "MIN_HIDDEN",
+    "MIN_LAYERS",
+    "ModelConfig",
+    "RowClassifier",
+    "build_model",
+    "state_shapes",
+]
 
 
 def _make_cell(config: ModelConfig) -> nn.Module:

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .background import BackgroundJob
 from .checkpoint import (
@@ -32,8 +33,9 @@ from .checkpoint import (
     parse_header,
 )
 from .data import Split
-from .evaluate import predict_logits
-from .model import RowClassifier
+
+if TYPE_CHECKING:
+    from .model import RowClassifier
 
 MODELS_ENV_VAR = "LSTMVIZ_MODELS_DIR"
 MAX_MODELS_ENV_VAR = "LSTMVIZ_MAX_USER_MODELS"  # most checkpoints the user folder may hold (default 200)
@@ -329,6 +331,8 @@ def score(model: RowClassifier, split: Split, progress=None, chunk: int = 1000) 
     """The metrics an upload gets: its accuracy on `split`, measured `chunk` images at a time.
 
     `progress(done, total)` is called after each chunk (from the calling thread)."""
+    from .evaluate import predict_logits  # torch: listing models needs none
+
     correct, n = 0, len(split)
     for start in range(0, n, chunk):
         pred = predict_logits(model, split.images[start : start + chunk]).argmax(-1)

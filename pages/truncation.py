@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lstmviz.data import Split
+from lstmviz.data import Digits
 from lstmviz.figures.common import MODE_COLORS
 from lstmviz.figures.truncation import (
     confusion_figure,
@@ -17,8 +17,8 @@ from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, 
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
-from lstmviz.ui.common import current_model, ensure_navigation, get_split
-from lstmviz.ui.truncation import forget_jobs, truncation_job, wait_for
+from lstmviz.ui.common import current_model, ensure_navigation, get_digits, try_split
+from lstmviz.ui.truncation import forget_jobs, stored_result, truncation_job, wait_for
 
 ensure_navigation()
 
@@ -35,7 +35,7 @@ EXPLAIN = {
 }
 
 
-def show(result: TruncationResult, test: Split) -> None:
+def show(result: TruncationResult, test: Digits) -> None:
     """Controls and every figure, for a finished result."""
     left, right = st.columns([2, 3], vertical_alignment="bottom")
     mode = left.radio("Mode", list(MODES), format_func=MODE_TITLES.get, key="trunc_mode", horizontal=True)
@@ -76,7 +76,7 @@ def show(result: TruncationResult, test: Split) -> None:
         details(view, result, test, mode, k)
 
 
-def details(view: str, result: TruncationResult, test: Split, mode: str, k: int) -> None:
+def details(view: str, result: TruncationResult, test: Digits, mode: str, k: int) -> None:
     """The open tab's view: accuracy per class, the confusion matrix, the cut digits, or the rows needed."""
     if view == "per_class":
         title = f"Accuracy per class: {SHORT[mode]}"
@@ -99,8 +99,8 @@ def details(view: str, result: TruncationResult, test: Split, mode: str, k: int)
             "the right answers. Move k to see which digits the top rows alone already tell apart."
         )
     elif view == "seen":
-        idx = class_examples(test.labels.numpy())
-        seen = as_seen(test.images[idx].numpy(), k, mode)
+        idx = class_examples(test.labels)
+        seen = as_seen(test.images[idx], k, mode)
         answers = result.predictions[mode][k - 1, idx].tolist()
         plotly_chart(
             cached_figure(seen_strip, seen, test.labels[idx].tolist(), answers), key="trunc_fig_strip", tools=True
@@ -118,6 +118,21 @@ def details(view: str, result: TruncationResult, test: Split, mode: str, k: int)
         )
 
 
+def computed_result() -> TruncationResult | None:
+    """The curves computed in the background, with progress; None (and an error with a retry) if that failed."""
+    loaded = current_model()
+    split, _ = try_split(train=False)  # the same digits as get_digits, as tensors
+    job = truncation_job(loaded, split)
+    wait_for(job)
+    _, _, result, error = job.status()
+    if error is not None:
+        st.error(f"The truncation curves could not be computed: {error}")
+        if st.button("Try again", key="trunc_retry"):
+            forget_jobs()
+            st.rerun()
+    return result
+
+
 def page() -> None:
     st.title("Truncation: how accuracy falls as the digit is cut short")
     st.markdown(
@@ -125,18 +140,13 @@ def page() -> None:
         "The curves below give the test accuracy for k = 1…28 on all test digits, in three ways of cutting:\n"
         + "\n".join(f"- **{MODE_TITLES[m]}**: {EXPLAIN[m]}" for m in MODES)
     )
-    loaded = current_model()
-    test = get_split(train=False)
+    test = get_digits()
     links.sync("truncation")
-    job = truncation_job(loaded, test)
-    wait_for(job)
-    fraction, message, result, error = job.status()
-    if error is not None:
-        st.error(f"The truncation curves could not be computed: {error}")
-        if st.button("Try again", key="trunc_retry"):
-            forget_jobs()
-            st.rerun()
-        return
+    result = stored_result(test)  # the shipped or cached curves: no model, no torch (a fresh server's first page)
+    if result is None:
+        result = computed_result()
+        if result is None:
+            return
     if result.n != len(test):
         st.caption(
             f"The curves are the full test set's ({result.n:,} digits, precomputed for this model); "

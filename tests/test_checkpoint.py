@@ -173,6 +173,9 @@ def _assert_rejected(path: Path, *words: str) -> str:
     assert str(path) in text
     for w in words:
         assert w in text, text
+    with pytest.raises(CheckpointError) as err:  # the identity read without torch refuses it too
+        ckpt.file_weights_hash(path)
+    assert str(path) in str(err.value)
     return text
 
 
@@ -379,3 +382,28 @@ def test_weights_hash_tracks_every_weight(tiny_model):
         tiny_model.rnn.weight_hh_l0[5, 3] -= 1e-6
         tiny_model.head.bias[9] += 1.0
     assert weights_hash(tiny_model) not in (h0, h1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_file_weights_hash_is_the_loaded_models_hash(tmp_path, tiny_model, dtype):
+    """The identity read from the file with numpy equals `weights_hash` of the model torch loads from it, for
+    every floating-point dtype a file may hold (the model converts them to float32)."""
+    tensors = {k: v.to(dtype) for k, v in _tensors(tiny_model).items()}
+    path = _file(tmp_path, tensors, _meta(tiny_model.config), "m.safetensors")
+    assert ckpt.file_weights_hash(path) == weights_hash(load_checkpoint(path).model)
+
+
+def test_file_weights_hash_of_the_shipped_models():
+    shipped = sorted(ckpt.MODELS_DIR.glob("*.safetensors"))
+    assert shipped
+    hashes = {ckpt.file_weights_hash(p) for p in shipped}
+    assert hashes == {weights_hash(load_checkpoint(p).model) for p in shipped}
+    assert len(hashes) == len(shipped)
+
+
+def test_file_weights_hash_changes_with_one_weight(tmp_path, tiny_model):
+    path = save_checkpoint(tmp_path / "a.safetensors", tiny_model)
+    before = ckpt.file_weights_hash(path)
+    with torch.no_grad():
+        tiny_model.head.bias[3] += 1e-6
+    assert ckpt.file_weights_hash(save_checkpoint(path, tiny_model)) != before

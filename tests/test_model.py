@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstmviz.checkpoint import weights_hash
-from lstmviz.model import CELLS, GATES, ModelConfig, RowClassifier, build_model
+from lstmviz.model import CELLS, GATES, ModelConfig, RowClassifier, build_model, state_shapes
 
 
 @pytest.mark.parametrize(
@@ -258,3 +258,17 @@ def test_same_seed_same_notebook_weights():
     c = build_model(config, seed=8)
     c.init_notebook_()
     assert weights_hash(c) != weights_hash(a)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_state_shapes_are_torchs(cell, layers):
+    """The config's tensor names and shapes (what a checkpoint's header is checked against, without torch) are
+    exactly those of the module torch builds."""
+    for embed, hidden in ((128, 128), (8, 24), (40, 16)):
+        config = ModelConfig(embed_size=embed, hidden_size=hidden, cell=cell, num_layers=layers)
+        with torch.device("meta"):
+            model = RowClassifier(config)
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        assert state_shapes(config) == expected
+        assert list(state_shapes(config)) == list(expected)  # the same order too

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstmviz import precompute, truncation
+from lstmviz import precompute, stored, truncation
 from lstmviz.checkpoint import MODELS_DIR, load_checkpoint, weights_hash
 from lstmviz.data import MNIST_TEST_KEY, Split
 from lstmviz.model import ModelConfig, build_model
@@ -32,7 +32,7 @@ def small(test_split) -> Split:
 def folder(tmp_path, monkeypatch) -> Path:
     """Precomputed files of the tiny model on `small`, in a folder that stands in for models/precomputed."""
     out = tmp_path / "precomputed"
-    monkeypatch.setattr(precompute, "PRECOMPUTED_DIR", out)
+    monkeypatch.setattr(stored, "PRECOMPUTED_DIR", out)
     return out
 
 
@@ -132,13 +132,14 @@ def test_app_helper_uses_and_ignores_precomputed(small, folder, monkeypatch):
     weights, data, _ = _write(model, small, folder)
     loaded = LoadedModel(model, model.config)
     st.cache_resource.clear()
-    monkeypatch.setattr(cache, "compute", _never)
+    real = precompute.compute
+    monkeypatch.setattr(precompute, "compute", _never)
     info = cache.result_info("predictions", loaded, small)
     assert info.precomputed and not info.full
     assert not info.value.flags.writeable  # shared read-only between sessions
     (folder / "tiny.predictions.npz").write_bytes(b"PK\x03\x04 truncated")
     st.cache_resource.clear()
-    monkeypatch.setattr(cache, "compute", precompute.compute)
+    monkeypatch.setattr(precompute, "compute", real)
     info = cache.result_info("predictions", loaded, small)
     assert not info.precomputed
     assert np.array_equal(info.value, precompute.final_predictions(model, small))
@@ -150,7 +151,7 @@ def test_full_test_set_results_serve_the_sample(small, folder, monkeypatch):
     results; the CLI (full_on_sample=False) computes on the sample instead."""
     model = _tiny()
     weights, data, _ = _write(model, small, folder)
-    monkeypatch.setattr(precompute, "MNIST_TEST_KEY", data)  # `small` plays the full test set
+    monkeypatch.setattr(stored, "MNIST_TEST_KEY", data)  # `small` plays the full test set
     sample = Split(small.images[:100], small.labels[:100], "sample")
     preds, full = load_precomputed("predictions", weights, split_key(sample), sample)
     assert full and np.array_equal(preds, precompute.final_predictions(model, small)[:100])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_app_explorer import metrics, stepper
@@ -144,3 +145,70 @@ def test_every_page_but_train_works_on_the_sample(no_data_app, open_page, page):
     assert not at.exception and not at.error, [e.value for e in at.error]
     if page != "draw":  # draw reads the canvas, not the test set
         assert any("bundled sample" in i.value for i in at.info), page
+
+
+def test_digits_are_the_split_without_torch(data_dir):
+    """The numpy Digits a first page reads are the torch Split's values and memory, with the same data key."""
+    from lstmviz.data import MNIST_TEST_KEY, read_arrays, sample_digits, test_digits_or_sample
+    from lstmviz.truncation import split_key
+
+    digits, note = test_digits_or_sample(data_dir)
+    assert note is None and len(digits) == 10_000 and digits.describe() == "test (10,000)"
+    split = digits.split()
+    assert np.shares_memory(split.images.numpy(), digits.images)
+    assert split_key(digits) == split_key(split) == MNIST_TEST_KEY
+    raw, labels = read_arrays(False, data_dir)  # torch's own uint8 -> [0, 1]
+    assert torch.equal(split.images, torch.from_numpy(raw.copy()).to(torch.float32).div_(255.0))
+    assert np.array_equal(digits.labels, labels.astype(np.int64))
+    sample = sample_digits()
+    assert sample.is_sample and np.array_equal(sample.images, digits.images[:2000])
+
+
+FIRST_RUN = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+at.switch_page("pages/truncation.py")
+at.run()
+print(json.dumps({
+    "torch": sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")),
+    "exceptions": [str(e.value) for e in at.exception],
+    "errors": [str(e.value) for e in at.error],
+    "info": [str(i.value) for i in at.info],
+    "captions": [str(c.value) for c in at.caption],
+    "metrics": [m.value for m in at.metric],
+    "charts": len(at.get("plotly_chart")),
+}))
+"""
+
+
+@pytest.mark.parametrize("data", ["mnist", "none"])
+def test_truncation_first_page_imports_no_torch(tmp_path, data_dir, data):
+    """A fresh server whose first page is Truncation draws the shipped model's curves without importing torch
+    (about 1.5 s of CPU): the model's identity is read from its file, the curves from models/precomputed, the
+    digits with numpy. Its figures are those the torch path computes."""
+    from lstmviz.checkpoint import DEFAULT_CHECKPOINT
+    from lstmviz.truncation import MODES, PUBLISHED, cached_truncation
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", HOME=str(tmp_path), **{DOWNLOAD_ENV_VAR: "0"})
+    env[ENV_VAR] = str(data_dir if data == "mnist" else tmp_path / "empty")
+    env.pop("LSTMVIZ_CACHE_DIR", None)
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = json.loads(run.stdout.strip().splitlines()[-1])
+    assert page["torch"] == [], page["torch"][:5]
+    assert not page["exceptions"] and not page["errors"], page
+    assert page["charts"] == 2  # the curves and the open tab's chart
+    full = cached_truncation(DEFAULT_CHECKPOINT, load_split(False, data_dir))
+    k = PUBLISHED[0]
+    assert page["metrics"][: len(MODES)] == [f"{full.accuracy[m][k - 1]:.2%}" for m in MODES]
+    sample_notes = [i for i in page["info"] if "bundled sample" in i]
+    assert bool(sample_notes) == (data == "none")
+    assert any("full test set's (10,000 digits" in c for c in page["captions"]) == (data == "none")

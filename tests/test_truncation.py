@@ -396,3 +396,38 @@ def test_a_workers_error_reaches_the_caller(small, monkeypatch):
         tr.truncation_curves(varied_model(), small.subset(40), ["early"], batch_size=10, workers=2)
     assert tr.compute._ONE_AT_A_TIME.acquire(blocking=False)  # released after the error
     tr.compute._ONE_AT_A_TIME.release()
+
+
+def test_stored_curves_are_read_without_computing(tmp_path, small, cache_dir, monkeypatch):
+    """stored_truncation (the first page's read, no torch needed) finds what cached_truncation wrote, keyed by the
+    identity read from the file, only when every mode asked for is there; a corrupt file is no error."""
+    from lstmviz.checkpoint import file_weights_hash
+
+    path = save_checkpoint(tmp_path / "m.safetensors", varied_model(seed=5), {})
+    weights, data = file_weights_hash(path), tr.split_key(small)
+    assert tr.stored_truncation(weights, path, small, data) is None  # nothing on disk yet
+    early = tr.cached_truncation(path, small, ["early"])
+    assert tr.stored_truncation(weights, path, small, data) is None  # two modes missing
+    found = tr.stored_truncation(weights, path, small, data, ["early"])
+    assert np.array_equal(found.predictions["early"], early.predictions["early"])
+    assert np.array_equal(found.labels, small.labels.numpy())
+
+    full = tr.cached_truncation(path, small)
+    monkeypatch.setattr(tr.cache, "truncation_curves", lambda *a, **k: pytest.fail("computed"))
+    found = tr.stored_truncation(weights, path, small, data)
+    for m in tr.MODES:
+        assert np.array_equal(found.predictions[m], full.predictions[m])
+    assert tr.stored_truncation(weights, path, small.subset(200), tr.split_key(small.subset(200))) is None
+    assert tr.stored_truncation("0" * 64, path, small, data) is None  # other weights
+
+    path.with_name(path.name + tr.CACHE_SUFFIX).write_bytes(b"PK\x03\x04 not a zip")
+    assert tr.stored_truncation(weights, path, small, data) is None
+
+
+def test_model_input_cuts_numpy_as_torch(small):
+    images = small.images[:5]
+    for mode in tr.MODES:
+        for k in (1, 13, 28):
+            cut = tr.model_input(images.numpy(), k, mode)
+            assert isinstance(cut, np.ndarray)
+            assert np.array_equal(cut, tr.model_input(images, k, mode).numpy())

@@ -34,7 +34,7 @@ def test_warm_up_fills_the_caches_the_pages_use(clean_caches, monkeypatch):
     monkeypatch.setitem(COMPUTATIONS, "states", Computation("never", _boom))
     idx, states = model_result("states", loaded, test, DEFAULT_SIZE)  # served from the cache
     assert states.h.shape == (len(idx), 28, loaded.config.hidden_size)
-    monkeypatch.setattr("lstmviz.ui.common.trace_image", _boom)
+    monkeypatch.setattr("lstmviz.trace.trace_image", _boom)
     assert cached_trace(loaded, test.images[0].numpy()).h.shape == (28, loaded.config.hidden_size)
 
 
@@ -44,7 +44,7 @@ def test_a_failing_warm_up_is_noted_not_raised(clean_caches, tmp_path, monkeypat
     assert len(done) == 1 and done[0].startswith("stopped (CheckpointError")
 
     done.clear()
-    monkeypatch.setattr("lstmviz.ui.common.trace_image", _boom)  # one step fails: the others still run
+    monkeypatch.setattr("lstmviz.trace.trace_image", _boom)  # one step fails: the others still run
     warmup._run(str(DEFAULT_CHECKPOINT), done)
     assert [d.split()[:2] for d in done[:4]][2] == ["trace", "failed"]
     assert done[3].startswith("states ") and len(done) == 4 + len(warmup.MODULES)

@@ -9,8 +9,11 @@ One concern per module:
 - `cache`: the curves on disk, keyed by the weights' hash and the test set (`cached_truncation`);
 - `job`: `TruncationJob`, the cached computation in a background thread, for the app.
 
-Everything is importable from `lstmviz.truncation` as before. Plain numpy and torch; no streamlit.
+Everything is importable from `lstmviz.truncation` as before. Plain numpy and torch; no streamlit. Only
+`compute` imports torch, and it is imported on first use of one of its names: reading stored curves needs none.
 """
+
+import importlib
 
 from .cache import (
     CACHE_ENV_VAR,
@@ -22,10 +25,10 @@ from .cache import (
     read_precomputed,
     resolve_source,
     split_key,
+    stored_truncation,
     user_cache_dir,
     write_truncation_file,
 )
-from .compute import BATCH, Progress, State, check_fast_path, naive_truncation, truncation_curves
 from .job import TruncationJob
 from .result import (
     MODE_TITLES,
@@ -39,6 +42,17 @@ from .result import (
     model_input,
     per_class_accuracy,
 )
+
+_COMPUTE = ("BATCH", "Progress", "State", "check_fast_path", "naive_truncation", "truncation_curves")
+
+
+def __getattr__(name: str):
+    """`compute` (torch) and its names, imported on first use."""
+    if name == "compute" or name in _COMPUTE:
+        compute = importlib.import_module(f"{__name__}.compute")
+        return compute if name == "compute" else getattr(compute, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BATCH",
@@ -66,6 +80,7 @@ __all__ = [
     "read_precomputed",
     "resolve_source",
     "split_key",
+    "stored_truncation",
     "truncation_curves",
     "user_cache_dir",
     "write_truncation_file",

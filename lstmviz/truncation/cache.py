@@ -13,28 +13,40 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..checkpoint import MODELS_DIR, LoadedModel, atomic_write_bytes, load_checkpoint, weights_hash
-from ..data import Split
-from ..model import RowClassifier
-from .compute import Progress, truncation_curves
+from ..data import Digits, Split
 from .result import MODES, STEPS, TruncationResult, check_modes
+
+if TYPE_CHECKING:
+    from ..model import RowClassifier
+    from .compute import Progress
+
+    Source = str | os.PathLike | LoadedModel | RowClassifier | None
 
 CACHE_ENV_VAR = "LSTMVIZ_CACHE_DIR"
 CACHE_SUFFIX = ".truncation.npz"
 CACHE_VERSION = 1
 
-Source = str | os.PathLike | LoadedModel | RowClassifier | None
 
-
-def split_key(split: Split) -> str:
-    """sha256 of a test set's size, images and labels: results of another data folder are never reused."""
-    h = hashlib.sha256(f"{tuple(split.images.shape)}".encode())
-    h.update(split.images.contiguous().numpy().tobytes())
-    h.update(split.labels.contiguous().numpy().astype(np.int64).tobytes())
+def split_key(split: Split | Digits) -> str:
+    """sha256 of a test set's size, images and labels: results of another data folder are never reused.
+    The same for a Split and for the Digits it was made from (numpy arrays: no torch needed)."""
+    images = np.ascontiguousarray(np.asarray(split.images), dtype=np.float32)  # (N, 28, 28)
+    h = hashlib.sha256(f"{tuple(images.shape)}".encode())
+    h.update(images.tobytes())
+    h.update(np.ascontiguousarray(np.asarray(split.labels), dtype=np.int64).tobytes())
     return h.hexdigest()
+
+
+def truncation_curves(model: RowClassifier, split: Split, modes: Sequence[str] = MODES, progress=None):
+    """`compute.truncation_curves`, imported when curves are computed (it needs torch; reading them does not)."""
+    from .compute import truncation_curves as compute
+
+    return compute(model, split, modes, progress)
 
 
 def user_cache_dir() -> Path:
@@ -79,11 +91,11 @@ def _read_cache_labels(
 
 
 def read_precomputed(
-    weights: str, split: Split, data: str, modes: Sequence[str] = MODES, full_on_sample: bool = True
+    weights: str, split: Split | Digits, data: str, modes: Sequence[str] = MODES, full_on_sample: bool = True
 ) -> TruncationResult | None:
     """The shipped curves (models/precomputed/<name>.truncation.npz) of these weights on this test set, with
     every mode asked for; on the bundled sample (full_on_sample) also those of the full MNIST test set."""
-    from ..precompute import accepted_data, find_precomputed
+    from ..stored import accepted_data, find_precomputed
 
     accepted = accepted_data(data, split) if full_on_sample else (data,)
     for path in find_precomputed("truncation", weights):
@@ -125,6 +137,8 @@ def _write_cache(paths: list[Path], weights: str, data: str, result: TruncationR
 
 def resolve_source(source: Source) -> tuple[RowClassifier, Path | None]:
     """(the model, its checkpoint file or None) for a path, a LoadedModel, a bare model or None (the default)."""
+    from ..model import RowClassifier
+
     if isinstance(source, RowClassifier):
         return source, None
     if isinstance(source, LoadedModel):
@@ -156,11 +170,11 @@ def cached_truncation(
     model, path = resolve_source(source)
     weights, data = weights_hash(model), split_key(split)
     if use_cache:
-        shipped = read_precomputed(weights, split, data, modes, full_on_sample)
-        if shipped is not None:
+        found = stored_truncation(weights, path, split, data, modes, full_on_sample)
+        if found is not None:
             if progress:
-                progress(1.0, "loaded the precomputed curves")
-            return shipped
+                progress(1.0, "loaded from cache")
+            return found
     paths = cache_paths(path, weights, data)
     stored: dict[str, np.ndarray] = {}
     if use_cache:
@@ -169,11 +183,32 @@ def cached_truncation(
             if stored:
                 break
     missing = [m for m in modes if m not in stored]
-    if missing:
-        fresh = truncation_curves(model, split, missing, progress)
-        stored.update(fresh.predictions)
-        if use_cache:
-            _write_cache(paths, weights, data, TruncationResult(stored, fresh.labels))
-    elif progress:
-        progress(1.0, "loaded from cache")
-    return TruncationResult({m: stored[m] for m in modes}, split.labels.numpy())
+    fresh = truncation_curves(model, split, missing, progress)
+    stored.update(fresh.predictions)
+    if use_cache:
+        _write_cache(paths, weights, data, TruncationResult(stored, fresh.labels))
+    return TruncationResult({m: stored[m] for m in modes}, np.asarray(split.labels))
+
+
+def stored_truncation(
+    weights: str,
+    checkpoint: str | os.PathLike | None,
+    split: Split | Digits,
+    data: str,
+    modes: Sequence[str] = MODES,
+    full_on_sample: bool = True,
+) -> TruncationResult | None:
+    """The curves already on disk for these weights (`weights_hash`) and this test set (`split_key`), every mode
+    asked for, with nothing computed and no torch: the shipped ones (see `read_precomputed`), else a cache
+    file (see `cache_paths`); None when some mode is missing."""
+    modes = check_modes(modes)
+    shipped = read_precomputed(weights, split, data, modes, full_on_sample)
+    if shipped is not None:
+        return shipped
+    for p in cache_paths(checkpoint, weights, data):
+        stored = _read_cache(p, weights, data) or {}
+        if stored:
+            if all(m in stored for m in modes):
+                return TruncationResult({m: stored[m] for m in modes}, np.asarray(split.labels))
+            return None  # the first file found is the one cached_truncation completes
+    return None

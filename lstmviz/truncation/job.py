@@ -7,11 +7,15 @@ No streamlit here (lstmviz.ui.truncation keeps one job per model and test set an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..background import BackgroundJob
 from ..data import Split
-from .cache import Source, cached_truncation
+from .cache import cached_truncation
 from .result import MODES, TruncationResult
+
+if TYPE_CHECKING:
+    from .cache import Source
 
 
 class TruncationJob(BackgroundJob[TruncationResult]):

@@ -7,16 +7,19 @@ Three ways to cut a digit short (MODES), each for k = 1..28 rows:
 - "occlusion": the rows after k set to zero, read at step 28.
 
 `TruncationResult` holds the predictions after k rows in each mode and what follows from them
-(accuracy, per class, confusion, rows needed to decide). Plain numpy and torch.
+(accuracy, per class, confusion, rows needed to decide). Plain numpy; `model_input` also cuts torch tensors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("notebook", "early", "occlusion")
 MODE_TITLES = {"notebook": "notebook (rows at the end)", "early": "early readout", "occlusion": "occlusion"}
@@ -92,13 +95,14 @@ def check_modes(modes: Iterable[str]) -> tuple[str, ...]:
     return modes
 
 
-def model_input(images: torch.Tensor, k: int, mode: str) -> torch.Tensor:
-    """The sequence fed in a mode after cutting to k rows: images (N, 28, 28) -> (N, 28 or k, 28)."""
+def model_input(images: torch.Tensor | np.ndarray, k: int, mode: str) -> torch.Tensor | np.ndarray:
+    """The sequence fed in a mode after cutting to k rows: images (N, 28, 28) -> (N, 28 or k, 28), of the same
+    kind (a torch tensor or a numpy array)."""
     if not 1 <= k <= STEPS:
         raise ValueError(f"k must be from 1 to {STEPS}, not {k}")
     if mode == "early":
         return images[:, :k]
-    out = torch.zeros_like(images)
+    out = images.new_zeros(images.shape) if hasattr(images, "new_zeros") else np.zeros_like(images)
     if mode == "notebook":
         out[:, STEPS - k :] = images[:, :k]
     elif mode == "occlusion":
@@ -110,8 +114,7 @@ def model_input(images: torch.Tensor, k: int, mode: str) -> torch.Tensor:
 
 def as_seen(images: np.ndarray, k: int, mode: str) -> np.ndarray:
     """Images (N, 28, 28) as the model sees them after k rows, for display; early mode's unread rows are NaN."""
-    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    seen = model_input(x, k, mode).numpy()
+    seen = model_input(np.asarray(images, dtype=np.float32), k, mode)
     if mode == "early":
         seen = np.concatenate([seen, np.full((seen.shape[0], STEPS - k, seen.shape[2]), np.nan, np.float32)], 1)
     return seen

@@ -28,8 +28,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..checkpoint import LoadedModel, weights_hash
-from ..data import Split
-from ..precompute import COMPUTATIONS, compute, load_precomputed
+from ..data import Digits, Split
 from ..truncation import split_key
 
 _MODEL_ID = "_lstmviz_model_id"
@@ -45,7 +44,7 @@ def model_id(loaded: LoadedModel) -> str:
     return key
 
 
-def data_id(split: Split) -> str:
+def data_id(split: Split | Digits) -> str:
     """The data's identity: the sha256 of its images and labels (hashed once per split in memory)."""
     key = getattr(split, _DATA_ID, None)
     if key is None:
@@ -80,27 +79,32 @@ def freeze(value: Any) -> Any:
     return value
 
 
-def _spinner(what: str) -> str:
-    return COMPUTATIONS[what].title
+def _computations():
+    """lstmviz.precompute, imported on first use: it imports torch, which a page showing stored results needs not."""
+    from .. import precompute
+
+    return precompute
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
 def _result(what: str, model: str, data: str, args: tuple, _loaded: LoadedModel, _split: Split) -> Result:
-    shipped = load_precomputed(what, model, data, _split, *args)
+    precompute = _computations()
+    shipped = precompute.load_precomputed(what, model, data, _split, *args)
     if shipped is not None:
         return Result(freeze(shipped[0]), full=shipped[1], precomputed=True)
 
     def get(name: str, *a: Any) -> Any:  # results this one builds on come from the same cache
         return result_info(name, _loaded, _split, *a).value
 
-    with st.spinner(_spinner(what)):
-        return Result(freeze(compute(what, _loaded.model, _split, *args, get=get)))
+    with st.spinner(precompute.COMPUTATIONS[what].title):
+        return Result(freeze(precompute.compute(what, _loaded.model, _split, *args, get=get)))
 
 
 def result_info(what: str, loaded: LoadedModel, split: Split, *args: Any) -> Result:
     """`model_result` with where the value came from (see Result)."""
-    if what not in COMPUTATIONS:
-        raise KeyError(f"unknown result {what!r}; known: {sorted(COMPUTATIONS)}")
+    known = _computations().COMPUTATIONS
+    if what not in known:
+        raise KeyError(f"unknown result {what!r}; known: {sorted(known)}")
     return _result(what, model_id(loaded), data_id(split), tuple(args), loaded, split)
 
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, load_checkpoint
-from ..data import DataUnavailableError, Split, load_split, load_test_or_sample, resolve_data_dir
-from ..trace import Trace, trace_image
+from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, file_weights_hash, load_checkpoint
+from ..data import DataUnavailableError, Digits, Split, load_split, resolve_data_dir, test_digits_or_sample
+from . import freeze_imports
 from .cache import freeze, model_id
+
+if TYPE_CHECKING:
+    from ..trace import Trace
 
 MODEL_KEY = "model_path"
 
@@ -35,8 +39,23 @@ def _split(train: bool, root: str) -> Split:
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
+def _test_digits(root: str) -> tuple[Digits, str | None]:
+    return test_digits_or_sample(root)  # tried once per server and folder: no download attempt per rerun
+
+
+@st.cache_resource(show_spinner=False)
 def _test_split(root: str) -> tuple[Split, str | None]:
-    return load_test_or_sample(root)  # tried once per server and folder: no download attempt per rerun
+    digits, note = _test_digits(root)
+    return digits.split(), note  # the same memory as the Digits
+
+
+def get_digits() -> Digits:
+    """The test split as numpy arrays (else the bundled sample, with the calm note): what a page that shows
+    stored results reads without torch; `get_split` is the same digits as tensors, for a model."""
+    digits, note = _test_digits(str(resolve_data_dir(data_dir_option())))
+    if note:
+        st.info(note, icon=":material/info:")
+    return digits
 
 
 def get_split(train: bool = False) -> Split:
@@ -70,7 +89,29 @@ def try_split(train: bool = False) -> tuple[Split | None, str | None]:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
 def _model(path: str, mtime_ns: int, size: int) -> LoadedModel:
-    return load_checkpoint(path)
+    loaded = load_checkpoint(path)
+    freeze_imports()  # torch's objects too, the first time
+    return loaded
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _weights(path: str, mtime_ns: int, size: int) -> str | None:
+    try:
+        return file_weights_hash(path)
+    except CheckpointError:
+        return None  # loading it says what is wrong
+
+
+def selected_weights() -> str | None:
+    """The selected model's identity (`model_id` of the model it loads) read from its file, without torch:
+    enough to find its stored results. None when the file cannot say (missing, not a safetensors file, or
+    refused): `current_model` then shows why."""
+    p = Path(selected_checkpoint())
+    try:
+        stat = p.stat()
+    except OSError:
+        return None
+    return _weights(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
@@ -122,6 +163,8 @@ def current_model() -> LoadedModel:
 
 @st.cache_resource(show_spinner=False, max_entries=512)
 def _trace(model: str, image_bytes: bytes, shape: tuple[int, ...], _loaded: LoadedModel) -> Trace:
+    from ..trace import trace_image
+
     image = np.frombuffer(image_bytes, dtype=np.float32).reshape(shape).copy()
     return freeze(trace_image(_loaded.model, image))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..checkpoint import LoadedModel
-from ..model import ModelConfig
+from ..config import ModelConfig
 from ..registry import plain_text
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")

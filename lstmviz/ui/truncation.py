@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from ..checkpoint import LoadedModel
-from ..data import Split
-from ..truncation import TruncationJob, TruncationResult
-from .cache import data_id, model_id
+from ..data import Digits, Split
+from ..truncation import TruncationJob, TruncationResult, stored_truncation
+from .cache import data_id, freeze, model_id
+from .common import selected_checkpoint, selected_weights
 
 WAIT_S = 0.3  # seconds between two progress updates while the curves are computed
 
@@ -20,6 +21,21 @@ def _job(weights: str, data: str, _loaded: LoadedModel, _test: Split) -> Truncat
 def truncation_job(loaded: LoadedModel, test: Split) -> TruncationJob:
     """One background computation per model weights and test set (its result is stored on disk)."""
     return _job(model_id(loaded), data_id(test), loaded, test)  # each hashed once, not per rerun
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _stored(weights: str, data: str, checkpoint: str, _digits: Digits) -> TruncationResult | None:
+    found = stored_truncation(weights, checkpoint, _digits, data)
+    return None if found is None else freeze(found)
+
+
+def stored_result(digits: Digits) -> TruncationResult | None:
+    """The selected model's curves on these digits if they are on disk (shipped or cached), read without torch
+    and kept for every session; None when they must be computed (`truncation_job`)."""
+    weights = selected_weights()
+    if weights is None:
+        return None
+    return _stored(weights, data_id(digits), selected_checkpoint(), digits)
 
 
 def forget_jobs() -> None:

@@ -27,7 +27,7 @@ from ..background import check_stop, exiting, start_daemon
 
 THREAD_NAME = "lstmviz-warm-up"
 DELAY = 3.0  # seconds: the browser draws the first page (2-3 s of work on 2 cores) before the warm-up runs
-MODULES = (  # imported by the pages on first visit (torch is already in: app.py's menu imports it)
+MODULES = (  # imported by the pages on first visit (torch comes in with the model, loaded before these)
     "lstmviz.ui.inspector",
     "lstmviz.ui.stepthrough",
     "lstmviz.ui.attribution",
