@@ -10,7 +10,7 @@ hold only stored (uncompressed) entries whose sizes add up to no more than the f
 (`torch.save` never compresses, so a deflated entry can only be a "zip bomb"), and its pickle is
 scanned for code references before `torch.load` sees it.
 
-Reading a header, listing and identifying a checkpoint (`file_weights_hash`) need no torch: torch is
+Reading a header, listing and identifying a checkpoint (`read_checkpoint_info`) need no torch: torch is
 imported by the functions that build or save a model, so the app's first page can do without it.
 """
 
@@ -123,8 +123,20 @@ def _as_float32(raw: bytes, dtype: str, count: int) -> np.ndarray | None:
     return np.frombuffer(raw, _FLOAT_DTYPES[dtype], count).astype(np.float32)
 
 
-def file_weights_hash(path: str | os.PathLike) -> str:
-    """`weights_hash` of the model a safetensors checkpoint loads into, read from the file without torch.
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A safetensors checkpoint read without torch: its config, metrics, parameter count and weights hash
+    (`weights_hash` of the model it loads: the model's identity for every stored result)."""
+
+    config: ModelConfig
+    metrics: dict
+    n_params: int
+    weights: str
+    source: str = ""
+
+
+def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
+    """What `load_checkpoint` would give, but the module, read from a safetensors file with numpy (no torch).
 
     The file is checked as `load_checkpoint` checks it (header, config, shapes, floating-point and finite
     values); raises CheckpointError otherwise. `.pt` files and anything else: load them (load_checkpoint).
@@ -136,7 +148,7 @@ def file_weights_hash(path: str | os.PathLike) -> str:
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{name}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     header = header_bytes(data[: 8 + MAX_HEADER_BYTES], len(data), name)
-    parse_header(header, len(data), name)  # every name, shape and byte range checked
+    config, metrics, n_params = parse_header(header, len(data), name)  # every name, shape and byte range checked
     entries = json.loads(header)
     entries.pop("__metadata__", None)
     base = 8 + len(header)
@@ -153,7 +165,7 @@ def file_weights_hash(path: str | os.PathLike) -> str:
         h.update(key.encode())
         h.update(str(shape).encode())
         h.update(values.tobytes())
-    return h.hexdigest()
+    return CheckpointInfo(config, metrics, n_params, h.hexdigest(), name)
 
 
 def checkpoint_bytes(model: RowClassifier, metrics: dict | None = None) -> bytes:

@@ -6,28 +6,26 @@ from lstmviz.figures.common import digit_strip
 from lstmviz.ui import links as view_links
 from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
-from lstmviz.ui.common import current_model, ensure_navigation, try_split
+from lstmviz.ui.common import current_info, ensure_navigation, try_digits
 from lstmviz.ui.models import describe_architecture, model_summary, model_title
 
 ensure_navigation()
 
 
 def page() -> None:
-    loaded = current_model()
-    st.title(f"{model_title(loaded.config)} reads a digit, one row at a time")
+    info = current_info()  # config, metrics, parameter count: read from the file, no torch (a first page)
+    st.title(f"{model_title(info.config)} reads a digit, one row at a time")
     view_links.sync("home")
-    st.markdown(describe_architecture(loaded.config))
-    summary = model_summary(loaded)
+    st.markdown(describe_architecture(info.config))
+    summary = model_summary(info)
     cols = st.columns(5)
     cols[0].metric("Test accuracy", summary["accuracy"])
     cols[1].metric("Cell", summary["cell"])
     cols[2].metric("Layers", summary["layers"], help="stacked recurrent layers; the readout reads the top one")
-    cols[3].metric("Hidden units", summary["hidden"], help="per layer" if loaded.config.num_layers > 1 else None)
+    cols[3].metric("Hidden units", summary["hidden"], help="per layer" if info.config.num_layers > 1 else None)
     cols[4].metric("Parameters", summary["params"])
     with st.expander("Model config and training recipe"):
-        st.json(
-            {"config": loaded.config.to_dict(), "metrics": {k: v for k, v in loaded.metrics.items() if k != "history"}}
-        )
+        st.json({"config": info.config.to_dict(), "metrics": {k: v for k, v in info.metrics.items() if k != "history"}})
 
     st.subheader("Where to go")
     links = [
@@ -72,12 +70,12 @@ def page() -> None:
             st.page_link(path, label=title, icon=icon)
         c2.caption(text)
 
-    test, note = try_split(train=False)
+    test, note = try_digits()
     st.subheader("Some test digits")
     if note:
         st.info(note, icon=":material/info:")
     plotly_chart(
-        cached_figure(digit_strip, test.images[:12].numpy(), [int(v) for v in test.labels[:12]]),
+        cached_figure(digit_strip, test.images[:12], [int(v) for v in test.labels[:12]]),
         key="home_strip",
         tools=True,
     )

@@ -17,7 +17,7 @@ from lstmviz.truncation import MODE_TITLES, MODES, PUBLISHED, TruncationResult, 
 from lstmviz.ui import links
 from lstmviz.ui.cache import cached_figure
 from lstmviz.ui.charts import plotly_chart
-from lstmviz.ui.common import current_model, ensure_navigation, get_digits, try_split
+from lstmviz.ui.common import current_info, current_model, ensure_navigation, get_digits, try_split
 from lstmviz.ui.truncation import forget_jobs, stored_result, truncation_job, wait_for
 
 ensure_navigation()
@@ -140,9 +140,10 @@ def page() -> None:
         "The curves below give the test accuracy for k = 1…28 on all test digits, in three ways of cutting:\n"
         + "\n".join(f"- **{MODE_TITLES[m]}**: {EXPLAIN[m]}" for m in MODES)
     )
+    info = current_info()
     test = get_digits()
     links.sync("truncation")
-    result = stored_result(test)  # the shipped or cached curves: no model, no torch (a fresh server's first page)
+    result = stored_result(info, test)  # the shipped or cached curves: no model, no torch (a fresh server's first page)
     if result is None:
         result = computed_result()
         if result is None:

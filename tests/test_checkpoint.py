@@ -173,8 +173,8 @@ def _assert_rejected(path: Path, *words: str) -> str:
     assert str(path) in text
     for w in words:
         assert w in text, text
-    with pytest.raises(CheckpointError) as err:  # the identity read without torch refuses it too
-        ckpt.file_weights_hash(path)
+    with pytest.raises(CheckpointError) as err:  # read without torch, it is refused too
+        ckpt.read_checkpoint_info(path)
     assert str(path) in str(err.value)
     return text
 
@@ -385,25 +385,35 @@ def test_weights_hash_tracks_every_weight(tiny_model):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
-def test_file_weights_hash_is_the_loaded_models_hash(tmp_path, tiny_model, dtype):
+def test_info_read_without_torch_is_the_loaded_models(tmp_path, tiny_model, dtype):
     """The identity read from the file with numpy equals `weights_hash` of the model torch loads from it, for
-    every floating-point dtype a file may hold (the model converts them to float32)."""
+    every floating-point dtype a file may hold (the model converts them to float32); config, metrics and
+    parameter count are the loaded model's too."""
     tensors = {k: v.to(dtype) for k, v in _tensors(tiny_model).items()}
-    path = _file(tmp_path, tensors, _meta(tiny_model.config), "m.safetensors")
-    assert ckpt.file_weights_hash(path) == weights_hash(load_checkpoint(path).model)
+    meta = dict(_meta(tiny_model.config), metrics=json.dumps(METRICS))
+    path = _file(tmp_path, tensors, meta, "m.safetensors")
+    info, loaded = ckpt.read_checkpoint_info(path), load_checkpoint(path)
+    assert info.weights == weights_hash(loaded.model)
+    assert info.config == loaded.config and info.metrics == loaded.metrics == METRICS
+    assert info.n_params == loaded.model.n_params() and info.source == str(path)
 
 
-def test_file_weights_hash_of_the_shipped_models():
+def test_info_of_the_shipped_models():
     shipped = sorted(ckpt.MODELS_DIR.glob("*.safetensors"))
     assert shipped
-    hashes = {ckpt.file_weights_hash(p) for p in shipped}
-    assert hashes == {weights_hash(load_checkpoint(p).model) for p in shipped}
-    assert len(hashes) == len(shipped)
+    for p in shipped:
+        info, loaded = ckpt.read_checkpoint_info(p), load_checkpoint(p)
+        assert (info.weights, info.config, info.n_params) == (
+            weights_hash(loaded.model),
+            loaded.config,
+            loaded.model.n_params(),
+        )
+    assert len({ckpt.read_checkpoint_info(p).weights for p in shipped}) == len(shipped)
 
 
-def test_file_weights_hash_changes_with_one_weight(tmp_path, tiny_model):
+def test_info_weights_change_with_one_weight(tmp_path, tiny_model):
     path = save_checkpoint(tmp_path / "a.safetensors", tiny_model)
-    before = ckpt.file_weights_hash(path)
+    before = ckpt.read_checkpoint_info(path).weights
     with torch.no_grad():
         tiny_model.head.bias[3] += 1e-6
-    assert ckpt.file_weights_hash(save_checkpoint(path, tiny_model)) != before
+    assert ckpt.read_checkpoint_info(save_checkpoint(path, tiny_model)).weights != before

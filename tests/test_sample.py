@@ -168,7 +168,8 @@ FIRST_RUN = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=120)
-at.switch_page("pages/truncation.py")
+if sys.argv[2] != "home":  # the default page
+    at.switch_page(f"pages/{sys.argv[2]}.py")
 at.run()
 print(json.dumps({
     "torch": sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")),
@@ -182,6 +183,24 @@ print(json.dumps({
 """
 
 
+def _first_run(page: str, data_dir: Path, home: Path) -> dict:
+    """One page as a fresh server's first script run, in a fresh Python process: what it showed and loaded."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", HOME=str(home), **{DOWNLOAD_ENV_VAR: "0", ENV_VAR: str(data_dir)})
+    env.pop("LSTMVIZ_CACHE_DIR", None)
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN, str(ROOT / "app.py"), page],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    shown = json.loads(run.stdout.strip().splitlines()[-1])
+    assert not shown["exceptions"] and not shown["errors"], shown
+    return shown
+
+
 @pytest.mark.parametrize("data", ["mnist", "none"])
 def test_truncation_first_page_imports_no_torch(tmp_path, data_dir, data):
     """A fresh server whose first page is Truncation draws the shipped model's curves without importing torch
@@ -190,21 +209,8 @@ def test_truncation_first_page_imports_no_torch(tmp_path, data_dir, data):
     from lstmviz.checkpoint import DEFAULT_CHECKPOINT
     from lstmviz.truncation import MODES, PUBLISHED, cached_truncation
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", HOME=str(tmp_path), **{DOWNLOAD_ENV_VAR: "0"})
-    env[ENV_VAR] = str(data_dir if data == "mnist" else tmp_path / "empty")
-    env.pop("LSTMVIZ_CACHE_DIR", None)
-    run = subprocess.run(
-        [sys.executable, "-c", FIRST_RUN, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    page = json.loads(run.stdout.strip().splitlines()[-1])
+    page = _first_run("truncation", data_dir if data == "mnist" else tmp_path / "empty", tmp_path)
     assert page["torch"] == [], page["torch"][:5]
-    assert not page["exceptions"] and not page["errors"], page
     assert page["charts"] == 2  # the curves and the open tab's chart
     full = cached_truncation(DEFAULT_CHECKPOINT, load_split(False, data_dir))
     k = PUBLISHED[0]
@@ -212,3 +218,21 @@ def test_truncation_first_page_imports_no_torch(tmp_path, data_dir, data):
     sample_notes = [i for i in page["info"] if "bundled sample" in i]
     assert bool(sample_notes) == (data == "none")
     assert any("full test set's (10,000 digits" in c for c in page["captions"]) == (data == "none")
+
+
+def test_home_first_page_imports_no_torch(tmp_path):
+    """Home, the page a plain link opens, shows the shipped model's accuracy, shape and size and the first test
+    digits without importing torch too (here on the bundled sample)."""
+    from lstmviz.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+    page = _first_run("home", tmp_path / "empty", tmp_path)
+    assert page["torch"] == [], page["torch"][:5]
+    loaded = load_checkpoint(DEFAULT_CHECKPOINT)
+    assert page["metrics"] == [
+        f"{loaded.metrics['test_accuracy']:.2%}",
+        loaded.config.cell.upper(),
+        str(loaded.config.num_layers),
+        str(loaded.config.hidden_size),
+        f"{loaded.model.n_params():,}",
+    ]
+    assert page["charts"] == 1 and any("bundled sample" in i for i in page["info"])

@@ -401,10 +401,10 @@ def test_a_workers_error_reaches_the_caller(small, monkeypatch):
 def test_stored_curves_are_read_without_computing(tmp_path, small, cache_dir, monkeypatch):
     """stored_truncation (the first page's read, no torch needed) finds what cached_truncation wrote, keyed by the
     identity read from the file, only when every mode asked for is there; a corrupt file is no error."""
-    from lstmviz.checkpoint import file_weights_hash
+    from lstmviz.checkpoint import read_checkpoint_info
 
     path = save_checkpoint(tmp_path / "m.safetensors", varied_model(seed=5), {})
-    weights, data = file_weights_hash(path), tr.split_key(small)
+    weights, data = read_checkpoint_info(path).weights, tr.split_key(small)
     assert tr.stored_truncation(weights, path, small, data) is None  # nothing on disk yet
     early = tr.cached_truncation(path, small, ["early"])
     assert tr.stored_truncation(weights, path, small, data) is None  # two modes missing

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from ..checkpoint import DEFAULT_CHECKPOINT, CheckpointError, LoadedModel, file_weights_hash, load_checkpoint
+from ..checkpoint import (
+    DEFAULT_CHECKPOINT,
+    CheckpointError,
+    CheckpointInfo,
+    LoadedModel,
+    load_checkpoint,
+    read_checkpoint_info,
+)
 from ..data import DataUnavailableError, Digits, Split, load_split, resolve_data_dir, test_digits_or_sample
 from . import freeze_imports
 from .cache import freeze, model_id
@@ -49,10 +56,15 @@ def _test_split(root: str) -> tuple[Split, str | None]:
     return digits.split(), note  # the same memory as the Digits
 
 
+def try_digits() -> tuple[Digits, str | None]:
+    """The test split as numpy arrays, else the bundled sample and the calm note about it (shown by the caller):
+    what a page that needs no model reads, without torch; `try_split` is the same digits as tensors."""
+    return _test_digits(str(resolve_data_dir(data_dir_option())))
+
+
 def get_digits() -> Digits:
-    """The test split as numpy arrays (else the bundled sample, with the calm note): what a page that shows
-    stored results reads without torch; `get_split` is the same digits as tensors, for a model."""
-    digits, note = _test_digits(str(resolve_data_dir(data_dir_option())))
+    """`try_digits`, its note shown."""
+    digits, note = try_digits()
     if note:
         st.info(note, icon=":material/info:")
     return digits
@@ -95,23 +107,19 @@ def _model(path: str, mtime_ns: int, size: int) -> LoadedModel:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _weights(path: str, mtime_ns: int, size: int) -> str | None:
-    try:
-        return file_weights_hash(path)
-    except CheckpointError:
-        return None  # loading it says what is wrong
+def _info(path: str, mtime_ns: int, size: int) -> CheckpointInfo:
+    return read_checkpoint_info(path)  # a CheckpointError is not cached: the next run reads the file again
 
 
-def selected_weights() -> str | None:
-    """The selected model's identity (`model_id` of the model it loads) read from its file, without torch:
-    enough to find its stored results. None when the file cannot say (missing, not a safetensors file, or
-    refused): `current_model` then shows why."""
-    p = Path(selected_checkpoint())
+def checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """A checkpoint file's config, metrics, parameter count and identity, read without torch (cached while the
+    file is unchanged); CheckpointError as `load_model_file`."""
+    p = Path(path)
     try:
         stat = p.stat()
     except OSError:
-        return None
-    return _weights(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+        raise CheckpointError(f"{p}: checkpoint file not found") from None
+    return _info(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
@@ -153,8 +161,18 @@ def selected_checkpoint() -> str:
 
 def current_model() -> LoadedModel:
     """The selected model; shows a clear error and stops the page if it cannot be loaded."""
+    return _or_stop(load_model_file)
+
+
+def current_info() -> CheckpointInfo:
+    """The selected model's config, metrics, parameter count and identity, read from its file without torch
+    (what a page needs that shows no computation); a clear error and the page stops, as `current_model`."""
+    return _or_stop(checkpoint_info)
+
+
+def _or_stop(read):
     try:
-        return load_model_file(selected_checkpoint())
+        return read(selected_checkpoint())
     except CheckpointError as exc:
         st.error(f"The selected model could not be loaded. {exc}")
         st.stop()

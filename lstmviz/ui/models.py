@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..checkpoint import LoadedModel
+from ..checkpoint import CheckpointInfo
 from ..config import ModelConfig
 from ..registry import plain_text
 
@@ -21,16 +21,16 @@ def escape_markdown(text: object, limit: int = 200) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", plain)
 
 
-def model_summary(loaded: LoadedModel) -> dict[str, str]:
+def model_summary(info: CheckpointInfo) -> dict[str, str]:
     """Short display strings: accuracy, cell, hidden size, parameter count, recipe."""
-    acc = loaded.metrics.get("test_accuracy")
-    recipe = loaded.metrics.get("recipe") or {}
+    acc = info.metrics.get("test_accuracy")
+    recipe = info.metrics.get("recipe") or {}
     return {
         "accuracy": f"{acc:.2%}" if isinstance(acc, (int, float)) else "not measured",
-        "cell": loaded.config.cell.upper(),
-        "hidden": str(loaded.config.hidden_size),
-        "layers": str(loaded.config.num_layers),
-        "params": f"{loaded.model.n_params():,}",
+        "cell": info.config.cell.upper(),
+        "hidden": str(info.config.hidden_size),
+        "layers": str(info.config.num_layers),
+        "params": f"{info.n_params:,}",
         "recipe": plain_text(recipe.get("preset") if isinstance(recipe, dict) else None, 40) or "unknown",
     }
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..checkpoint import LoadedModel
+from ..checkpoint import CheckpointInfo, LoadedModel
 from ..data import Digits, Split
 from ..truncation import TruncationJob, TruncationResult, stored_truncation
 from .cache import data_id, freeze, model_id
-from .common import selected_checkpoint, selected_weights
 
 WAIT_S = 0.3  # seconds between two progress updates while the curves are computed
 
@@ -29,13 +28,10 @@ def _stored(weights: str, data: str, checkpoint: str, _digits: Digits) -> Trunca
     return None if found is None else freeze(found)
 
 
-def stored_result(digits: Digits) -> TruncationResult | None:
-    """The selected model's curves on these digits if they are on disk (shipped or cached), read without torch
-    and kept for every session; None when they must be computed (`truncation_job`)."""
-    weights = selected_weights()
-    if weights is None:
-        return None
-    return _stored(weights, data_id(digits), selected_checkpoint(), digits)
+def stored_result(info: CheckpointInfo, digits: Digits) -> TruncationResult | None:
+    """A checkpoint's curves on these digits if they are on disk (shipped or cached), read without torch and kept
+    for every session; None when they must be computed (`truncation_job`)."""
+    return _stored(info.weights, data_id(digits), info.source, digits)
 
 
 def forget_jobs() -> None:
