@@ -141,12 +141,8 @@ def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     The file is checked as `load_checkpoint` checks it (header, config, shapes, floating-point and finite
     values); raises CheckpointError otherwise. `.pt` files and anything else: load them (load_checkpoint).
     """
-    path = Path(path)
     name = str(path)
-    try:
-        data = read_limited(path, MAX_CHECKPOINT_BYTES)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{name}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    data = _read_file(Path(path))
     header = header_bytes(data[: 8 + MAX_HEADER_BYTES], len(data), name)
     config, metrics, n_params = parse_header(header, len(data), name)  # every name, shape and byte range checked
     entries = json.loads(header)
@@ -569,11 +565,10 @@ def load_checkpoint_bytes(data: bytes, name: str = "uploaded file") -> LoadedMod
     return _parse_safetensors(data, name)
 
 
-def load_checkpoint(path: str | os.PathLike | None = None) -> LoadedModel:
-    """Load a checkpoint file (the shipped default when path is None)."""
-    path = Path(path) if path else DEFAULT_CHECKPOINT
+def _read_file(path: Path) -> bytes:
+    """A checkpoint file's bytes (at most MAX_CHECKPOINT_BYTES); CheckpointError naming what went wrong."""
     try:
-        data = read_limited(path, MAX_CHECKPOINT_BYTES)
+        return read_limited(path, MAX_CHECKPOINT_BYTES)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except IsADirectoryError:
@@ -584,4 +579,9 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> LoadedModel:
         raise CheckpointError(f"{path}: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return load_checkpoint_bytes(data, str(path))
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> LoadedModel:
+    """Load a checkpoint file (the shipped default when path is None)."""
+    path = Path(path) if path else DEFAULT_CHECKPOINT
+    return load_checkpoint_bytes(_read_file(path), str(path))

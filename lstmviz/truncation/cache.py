@@ -170,24 +170,32 @@ def cached_truncation(
     model, path = resolve_source(source)
     weights, data = weights_hash(model), split_key(split)
     if use_cache:
-        found = stored_truncation(weights, path, split, data, modes, full_on_sample)
-        if found is not None:
+        shipped = read_precomputed(weights, split, data, modes, full_on_sample)
+        if shipped is not None:
             if progress:
-                progress(1.0, "loaded from cache")
-            return found
+                progress(1.0, "loaded the precomputed curves")
+            return shipped
     paths = cache_paths(path, weights, data)
-    stored: dict[str, np.ndarray] = {}
-    if use_cache:
-        for p in paths:
-            stored = _read_cache(p, weights, data) or {}
-            if stored:
-                break
+    stored = _cached_modes(paths, weights, data) if use_cache else {}
     missing = [m for m in modes if m not in stored]
-    fresh = truncation_curves(model, split, missing, progress)
-    stored.update(fresh.predictions)
-    if use_cache:
-        _write_cache(paths, weights, data, TruncationResult(stored, fresh.labels))
+    if missing:
+        fresh = truncation_curves(model, split, missing, progress)
+        stored.update(fresh.predictions)
+        if use_cache:
+            _write_cache(paths, weights, data, TruncationResult(stored, fresh.labels))
+    elif progress:
+        progress(1.0, "loaded from cache")
     return TruncationResult({m: stored[m] for m in modes}, np.asarray(split.labels))
+
+
+def _cached_modes(paths: list[Path], weights: str, data: str) -> dict[str, np.ndarray]:
+    """The predictions per mode in the first cache file that holds any for these weights and data ({} if none):
+    the one file cached_truncation completes."""
+    for p in paths:
+        stored = _read_cache(p, weights, data)
+        if stored:
+            return stored
+    return {}
 
 
 def stored_truncation(
@@ -205,10 +213,7 @@ def stored_truncation(
     shipped = read_precomputed(weights, split, data, modes, full_on_sample)
     if shipped is not None:
         return shipped
-    for p in cache_paths(checkpoint, weights, data):
-        stored = _read_cache(p, weights, data) or {}
-        if stored:
-            if all(m in stored for m in modes):
-                return TruncationResult({m: stored[m] for m in modes}, np.asarray(split.labels))
-            return None  # the first file found is the one cached_truncation completes
-    return None
+    stored = _cached_modes(cache_paths(checkpoint, weights, data), weights, data)
+    if not all(m in stored for m in modes):
+        return None
+    return TruncationResult({m: stored[m] for m in modes}, np.asarray(split.labels))

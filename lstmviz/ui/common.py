@@ -111,25 +111,25 @@ def _info(path: str, mtime_ns: int, size: int) -> CheckpointInfo:
     return read_checkpoint_info(path)  # a CheckpointError is not cached: the next run reads the file again
 
 
-def checkpoint_info(path: str | Path) -> CheckpointInfo:
-    """A checkpoint file's config, metrics, parameter count and identity, read without torch (cached while the
-    file is unchanged); CheckpointError as `load_model_file`."""
+def _file_key(path: str | Path) -> tuple[str, int, int]:
+    """(resolved path, mtime_ns, size): a cache key that changes when the file does; CheckpointError if missing."""
     p = Path(path)
     try:
         stat = p.stat()
     except OSError:
         raise CheckpointError(f"{p}: checkpoint file not found") from None
-    return _info(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+    return str(p.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """A checkpoint file's config, metrics, parameter count and identity, read without torch (cached while the
+    file is unchanged); CheckpointError as `load_model_file`."""
+    return _info(*_file_key(path))
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
     """Cached load of a checkpoint file, refreshed when the file changes."""
-    p = Path(path)
-    try:
-        stat = p.stat()
-    except OSError:
-        raise CheckpointError(f"{p}: checkpoint file not found") from None
-    return _model(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _model(*_file_key(path))
 
 
 def load_cell_models() -> dict[str, LoadedModel]:
